@@ -1,0 +1,8 @@
+"""armfuzz: a fuzzer and minimal-repro reducer for the ExecuTorch Arm backend.
+
+The package is layered so the parent process never has to import executorch:
+``case``/``ops``/``recipes``/``codegen``/``generator`` are torch-free or torch-only;
+``targets``/``compat``/``pipeline`` are the only modules that touch executorch.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,269 @@
+"""The Case: everything needed to rebuild one test, as plain JSON data.
+
+A case never holds tensors: weights and calibration data are *recipes* (seeded distributions)
+so a case stays a few hundred bytes, diffs readably, and can be simplified by the reducer.
+``Case.from_json(c.to_json()) == c`` and the JSON text round-trips byte for byte.
+
+Schema (version 1)::
+
+    {"schema": 1, "seed": 0, "target": "tosa-int-fp",
+     "inputs":  [{"name": "x", "shape": [1, 4, 16, 16]}],
+     "nodes":   [{"id": "conv1", "op": "conv2d", "inputs": ["x"], "spelling": "module",
+                  "params": {...}}],
+     "outputs": ["conv1"],
+     "weights": {"default": {"kind": "uniform", "low": -0.1, "high": 0.1}, "nodes": {}},
+     "calibration": {"samples": 1, "inputs": {"x": {"kind": "uniform", "low": 0, "high": 1}}},
+     "quant": {"per_channel": true, "activations": "int8", "act_qmin": -128, "act_qmax": 127,
+               "weight_qmin": -127, "weight_qmax": 127}}
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import keyword
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fuzz import recipes
+from fuzz.errors import CaseError
+from fuzz.ops import MAX_ELEMENTS, Shape, check_spelling, get_op
+
+SCHEMA_VERSION = 1
+
+#: Identifiers become Python variable and attribute names in generated code.
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+#: Names the generated module's source already uses.
+_RESERVED = {"self", "torch", "nn", "F", "forward", "weight", "bias", "training"}
+
+
+@dataclass
+class TensorSpec:
+    name: str
+    shape: list[int]
+
+
+@dataclass
+class Node:
+    id: str
+    op: str
+    inputs: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    spelling: str = ""
+
+
+@dataclass
+class QuantConfig:
+    """The quantizer config knobs armfuzz varies (see TOSAQuantizer's symmetric configs)."""
+
+    per_channel: bool = True
+    #: "int8" (a8w8) or "int16" (a16w8, needs a target with the int16 extension).
+    activations: str = "int8"
+    act_qmin: int = -128
+    act_qmax: int = 127
+    weight_qmin: int = -127
+    weight_qmax: int = 127
+
+
+@dataclass
+class Case:
+    inputs: list[TensorSpec]
+    nodes: list[Node]
+    outputs: list[str]
+    weights: dict[str, Any] = field(default_factory=lambda: {"default": dict(recipes.DEFAULT_WEIGHTS), "nodes": {}})
+    calibration: dict[str, Any] = field(default_factory=dict)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    target: str = "tosa-int"
+    seed: int = 0
+    schema: int = SCHEMA_VERSION
+
+    # -- identity ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "seed": self.seed,
+            "target": self.target,
+            "inputs": [asdict(t) for t in self.inputs],
+            "nodes": [asdict(n) for n in self.nodes],
+            "outputs": list(self.outputs),
+            "weights": copy.deepcopy(self.weights),
+            "calibration": copy.deepcopy(self.calibration),
+            "quant": asdict(self.quant),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @property
+    def case_id(self) -> str:
+        """Content hash: the same case has the same id on every machine."""
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+    def with_target(self, target: str) -> "Case":
+        """The same case on another target, with activations the target can take."""
+        from fuzz.targets import TARGETS
+
+        c = copy.deepcopy(self)
+        c.target = target
+        t = TARGETS[target]
+        if t.forced_activations:
+            c.quant.activations = t.forced_activations
+        elif c.quant.activations == "int16" and not t.int16:
+            c.quant.activations = "int8"
+        return c
+
+    # -- loading -----------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: Any, source: str = "case") -> "Case":
+        where = f"{source}: "
+        if not isinstance(d, dict):
+            raise CaseError(f"{where}top level must be a JSON object")
+        schema = d.get("schema")
+        if schema != SCHEMA_VERSION:
+            raise CaseError(f"{where}schema version {schema!r} is not supported (this armfuzz reads {SCHEMA_VERSION})")
+        known = {"schema", "seed", "target", "inputs", "nodes", "outputs", "weights", "calibration", "quant"}
+        extra = sorted(set(d) - known)
+        if extra:
+            raise CaseError(f"{where}unknown field(s) {extra}")
+        try:
+            case = cls(
+                inputs=[TensorSpec(**t) for t in d["inputs"]],
+                nodes=[Node(**n) for n in d["nodes"]],
+                outputs=list(d["outputs"]),
+                weights=d.get("weights", {"default": dict(recipes.DEFAULT_WEIGHTS), "nodes": {}}),
+                calibration=d.get("calibration", {}),
+                quant=QuantConfig(**d.get("quant", {})),
+                target=d.get("target", "tosa-int"),
+                seed=d.get("seed", 0),
+                schema=schema,
+            )
+        except KeyError as e:
+            raise CaseError(f"{where}missing field {e.args[0]!r}") from None
+        except TypeError as e:
+            raise CaseError(f"{where}malformed entry: {e}") from None
+        case.validate(source)
+        return case
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "case") -> "Case":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise CaseError(f"{source}: not valid JSON ({e.msg} at line {e.lineno}); fix or delete the file") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Case":
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as e:
+            raise CaseError(f"{p}: cannot read ({e.strerror})") from None
+        return cls.from_json(text, str(p))
+
+    def save(self, path: str | Path) -> None:
+        from fuzz.fsutil import atomic_write
+
+        atomic_write(Path(path), self.to_json())
+
+    # -- validation --------------------------------------------------------------------
+    def validate(self, source: str = "case") -> dict[str, Shape]:
+        """Check the whole case; return every tensor's shape. Raises CaseError naming the culprit."""
+        where = f"{source}: "
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise CaseError(f"{where}seed must be a non-negative integer, got {self.seed!r}")
+        from fuzz.targets import TARGETS  # local: targets imports nothing heavy, but keep case leaf-like
+
+        if self.target not in TARGETS:
+            raise CaseError(f"{where}unknown target {self.target!r}; known: {', '.join(TARGETS)}")
+        shapes: dict[str, Shape] = {}
+        if not self.inputs:
+            raise CaseError(f"{where}a case needs at least one input")
+        for t in self.inputs:
+            self._check_name(where, t.name, "input")
+            if t.name in shapes:
+                raise CaseError(f"{where}input {t.name!r} defined twice")
+            if not isinstance(t.shape, list) or not 1 <= len(t.shape) <= 5 or any(
+                isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096 for d in t.shape
+            ):
+                raise CaseError(f"{where}input {t.name!r} shape must be 1-5 positive ints, got {t.shape!r}")
+            if _numel(t.shape) > MAX_ELEMENTS:
+                raise CaseError(f"{where}input {t.name!r} shape {t.shape} exceeds {MAX_ELEMENTS} elements")
+            shapes[t.name] = tuple(t.shape)
+        uses: dict[str, int] = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                uses[i] = uses.get(i, 0) + 1
+        for n in self.nodes:
+            nw = f"{where}node {n.id!r}: "
+            self._check_name(where, n.id, "node")
+            if n.id in shapes:
+                raise CaseError(f"{nw}id already used by an earlier input or node")
+            op = get_op(n.op, nw)
+            if not isinstance(n.params, dict):
+                raise CaseError(f"{nw}params must be an object")
+            check_spelling(nw, op, n.spelling, n.params)
+            if not isinstance(n.inputs, list) or not n.inputs:
+                raise CaseError(f"{nw}inputs must be a non-empty list of tensor names")
+            for i in n.inputs:
+                if i not in shapes:
+                    raise CaseError(f"{nw}input {i!r} is not defined before this node (dangling or out of order)")
+            if n.spelling in op.inplace_spellings:
+                src = n.inputs[0]
+                if src in {t.name for t in self.inputs} or uses.get(src, 0) != 1 or src in self.outputs:
+                    raise CaseError(f"{nw}in-place spelling {n.spelling!r} needs a single-use intermediate input; {src!r} is not")
+            shapes[n.id] = tuple(op.check(nw, [shapes[i] for i in n.inputs], n.params))
+            if n.spelling in op.inplace_spellings and shapes[n.id] != shapes[n.inputs[0]]:
+                raise CaseError(f"{nw}in-place spelling cannot change the shape of {n.inputs[0]!r}")
+        if not self.outputs:
+            raise CaseError(f"{where}a case needs at least one output")
+        node_ids = {n.id for n in self.nodes}
+        for o in self.outputs:
+            if o not in node_ids:
+                raise CaseError(f"{where}output {o!r} is not a node id")
+        if len(set(self.outputs)) != len(self.outputs):
+            raise CaseError(f"{where}outputs list a node twice")
+        recipes.check_weights(where, self.weights, {n.id for n in self.nodes if get_op(n.op).has_weights})
+        recipes.check_calibration(where, self.calibration, [t.name for t in self.inputs])
+        self._check_quant(where)
+        return shapes
+
+    @staticmethod
+    def _check_name(where: str, name: Any, kind: str) -> None:
+        if not isinstance(name, str) or not _IDENT.match(name) or keyword.iskeyword(name) or name in _RESERVED:
+            raise CaseError(
+                f"{where}{kind} name {name!r} must match {_IDENT.pattern}, not be a Python keyword or one of {sorted(_RESERVED)}"
+            )
+
+    def _check_quant(self, where: str) -> None:
+        q = self.quant
+        from fuzz.targets import TARGETS
+
+        if q.activations not in ("int8", "int16"):
+            raise CaseError(f"{where}quant.activations must be 'int8' or 'int16', got {q.activations!r}")
+        t = TARGETS[self.target]
+        if q.activations == "int16" and not t.int16:
+            raise CaseError(f"{where}int16 activations need a target with the int16 extension; {t.name} has none")
+        if t.forced_activations and q.activations != t.forced_activations:
+            raise CaseError(f"{where}target {t.name} runs {t.forced_activations} activations; set quant.activations to match")
+        for key in ("act_qmin", "act_qmax", "weight_qmin", "weight_qmax"):
+            v = getattr(q, key)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise CaseError(f"{where}quant.{key} must be an integer, got {v!r}")
+        if not isinstance(q.per_channel, bool):
+            raise CaseError(f"{where}quant.per_channel must be true or false")
+        if q.activations == "int8" and not (-128 <= q.act_qmin < 0 < q.act_qmax <= 127):
+            raise CaseError(f"{where}quant int8 activation range [{q.act_qmin}, {q.act_qmax}] must lie in [-128, 127] around 0")
+        if not (-128 <= q.weight_qmin < 0 < q.weight_qmax <= 127):
+            raise CaseError(f"{where}quant weight range [{q.weight_qmin}, {q.weight_qmax}] must lie in [-128, 127] around 0")
+
+
+def _numel(shape: list[int]) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out

@@ -1,0 +1,163 @@
+"""Version adapter: the only module that knows where executorch keeps things.
+
+Everything armfuzz needs from executorch / torchao / the Arm tools is reached through here,
+so supporting another release means editing this file only. Imports are lazy: the parent
+process of a campaign never pays the ~12 s Arm backend import.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import sys
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
+
+from fuzz.case import QuantConfig
+from fuzz.errors import ToolMissing
+from fuzz.targets import Target
+
+
+@lru_cache(maxsize=1)
+def arm() -> SimpleNamespace:
+    """Import the Arm backend once and hand back the symbols armfuzz uses."""
+    from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner
+    from executorch.backends.arm.quantizer.arm_quantizer import (
+        EthosUQuantizer,
+        TOSAQuantizer,
+        VgfQuantizer,
+        get_symmetric_a16w8_quantization_config,
+        get_symmetric_quantization_config,
+    )
+    from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec
+    from executorch.backends.arm.tosa.partitioner import TOSAPartitioner
+    from executorch.backends.arm.vgf import VgfCompileSpec, VgfPartitioner
+    from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    return SimpleNamespace(**locals())
+
+
+def compile_spec(target: Target) -> Any:
+    a = arm()
+    if target.family == "tosa":
+        return a.TosaCompileSpec(target.tosa_spec)
+    if target.family == "ethos-u":
+        return a.EthosUCompileSpec(target.accelerator)
+    if target.family == "vgf":
+        return a.VgfCompileSpec(target.tosa_spec)
+    raise ValueError(f"unknown target family {target.family!r}")
+
+
+def quantizer(target: Target, spec: Any, quant: QuantConfig) -> Any:
+    a = arm()
+    cls = {"tosa": a.TOSAQuantizer, "ethos-u": a.EthosUQuantizer, "vgf": a.VgfQuantizer}[target.family]
+    q = cls(spec)
+    q.set_global(quantization_config(quant))
+    return q
+
+
+def quantization_config(quant: QuantConfig) -> Any:
+    a = arm()
+    if quant.activations == "int16":
+        # a16w8: the config fixes the int16 activation range itself; act_qmin/qmax do not apply.
+        return a.get_symmetric_a16w8_quantization_config(
+            is_per_channel=quant.per_channel, weight_qmin=quant.weight_qmin, weight_qmax=quant.weight_qmax
+        )
+    return a.get_symmetric_quantization_config(
+        is_per_channel=quant.per_channel,
+        act_qmin=quant.act_qmin,
+        act_qmax=quant.act_qmax,
+        weight_qmin=quant.weight_qmin,
+        weight_qmax=quant.weight_qmax,
+    )
+
+
+def partitioner(target: Target, spec: Any) -> Any:
+    a = arm()
+    cls = {"tosa": a.TOSAPartitioner, "ethos-u": a.EthosUPartitioner, "vgf": a.VgfPartitioner}[target.family]
+    return cls(spec)
+
+
+def edge_compile_config() -> Any:
+    # As the seed repro: the Arm flow inserts ops the edge IR verifier does not know.
+    return arm().EdgeCompileConfig(_check_ir_validity=False)
+
+
+def check_tools(target: Target) -> None:
+    """Fail fast, with the fix, when a target's external tool is not installed."""
+    if target.compiler == "vela":
+        _require("ethosu.vela", "ethos-u-vela", target.name)
+    if target.compiler == "model-converter":
+        _venv_bin_on_path()
+        if shutil.which("model-converter") is None and shutil.which("model_converter") is None:
+            raise ToolMissing(
+                f"target {target.name} needs the model-converter binary on PATH; install it with: pip install ai_ml_sdk_model_converter==0.11.0"
+            )
+    if target.executes:
+        _require("tosa_reference_model", "tosa-tools", target.name)
+
+
+def _venv_bin_on_path() -> None:
+    """model-converter ships as a binary in the venv's bin/; find it without an activated venv."""
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def _require(module: str, package: str, target: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ToolMissing(f"target {target} needs python module {module!r}; install it with: pip install {package}")
+
+
+class ReferenceModelRun:
+    """Executes a lowered program: TOSA delegates on the reference model, the rest in torch.
+
+    Wraps executorch's own ``TosaReferenceModelDispatch`` (what the upstream Arm tests trust)
+    but records the reference model's graph status instead of asserting on it, so an invalid
+    TOSA flatbuffer is a verdict of its own rather than an AssertionError.
+    """
+
+    def __init__(self) -> None:
+        from executorch.backends.arm.test import runner_utils
+
+        self._ru = runner_utils
+        self.statuses: list[str] = []
+        outer = self
+
+        class _Dispatch(runner_utils.TosaReferenceModelDispatch):
+            def _tosa_dispatch(self, lowered_backend_module, inputs):  # noqa: N802 - upstream name
+                return outer._run_delegate(lowered_backend_module, inputs)
+
+        self.dispatch = _Dispatch()
+
+    def _run_delegate(self, lbm: Any, inputs: Any) -> list[Any]:
+        import tosa_reference_model as refmodel
+
+        ru = self._ru
+        spec = ru.TosaCompileSpec._from_list(lbm.compile_specs).tosa_spec
+        output_node = lbm.original_module.graph.output_node()
+        arrays = [ru.torch_tensor_to_numpy(t) for t in inputs]
+        outputs, status = refmodel.run(lbm.processed_bytes, arrays, verbosity="LOW", initialize_variable_tensor_from_numpy=True)
+        self.statuses.append(str(status).split(".")[-1])
+        if status != refmodel.GraphStatus.TOSA_VALID:
+            raise InvalidTosa(f"reference model graph status {str(status).split('.')[-1]}")
+        return [ru.numpy_to_torch_tensor(o, n) for o, n in zip(outputs, output_node.args[0])]
+
+
+class InvalidTosa(RuntimeError):
+    """The reference model rejected the TOSA graph a delegate carries."""
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("torch", "torchao", "executorch", "tosa-tools", "ethos-u-vela", "ai_ml_sdk_model_converter"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

@@ -1,0 +1,146 @@
+"""Oracles: judge a lowered program against the quantized PyTorch model.
+
+Numerics are measured in LSB of each output's quantization scale, three ways:
+
+* **max error** per element -- a correct integer lowering differs from the fake-quantized
+  PyTorch model only by rounding in rescales (see MAX_ERROR_LSB for the evidence);
+* **signed mean error** -- a systematic shift on many elements passes every per-element
+  tolerance and is still a miscompilation;
+* **range** -- an output code outside [qmin, qmax] cannot come from a correct lowering.
+
+Static checks cover what needs no execution (compile-only targets included): an integer
+tensor leaving a delegate must be dequantized before any CPU op consumes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+#: Per-element tolerance in output LSB. Evidence (bench/tolerance.py, see README "Oracle
+#: tolerances"): on generated cases lowered for tosa-int/tosa-int-fp/tosa-int16 the max error
+#: distribution of cases whose every rescale is a single op is 0-1 LSB; chains of requantized
+#: ops accumulate one rounding step per requantization, amplified by downstream gain.
+#: Upstream's TosaPipelineINT uses the same ``qtol=1`` LSB on top of atol.
+MAX_ERROR_LSB = 1.0
+#: Signed mean error threshold in LSB; rounding differences are symmetric and average to ~0.
+BIAS_LSB = 0.5
+#: The mean is only meaningful over enough elements.
+BIAS_MIN_ELEMENTS = 64
+
+
+def compare_outputs(
+    refs: list[list[torch.Tensor]],
+    gots: list[list[torch.Tensor]],
+    qparams: list[dict[str, Any] | None],
+    names: list[str],
+) -> list[dict[str, Any]]:
+    """Per output, accumulate errors over all samples; return one report dict per output."""
+    reports = []
+    for i, name in enumerate(names):
+        q = qparams[i]
+        ref = torch.cat([r[i].detach().double().flatten() for r in refs])
+        got = torch.cat([g[i].detach().double().flatten() for g in gots])
+        rep: dict[str, Any] = {"output": name, "elements": int(ref.numel())}
+        if ref.shape != got.shape:
+            rep.update(symptom="shape", detail=f"reference has {ref.numel()} elements, lowered {got.numel()}")
+            reports.append(rep)
+            continue
+        nonfinite = int((~torch.isfinite(got)).sum())
+        if q is None:
+            # A float output cannot be judged in LSB; record the absolute error only.
+            rep.update(quantized=False, max_abs=float((got - ref).abs().max()), nonfinite=nonfinite)
+            rep["symptom"] = "nonfinite" if nonfinite else None
+            reports.append(rep)
+            continue
+        err = (got - ref) / q["scale"]
+        codes = torch.round(got / q["scale"]) + q["zp"]
+        out_of_range = int(((codes < q["qmin"]) | (codes > q["qmax"])).sum())
+        rep.update(
+            quantized=True,
+            scale=q["scale"],
+            zp=q["zp"],
+            qmin=q["qmin"],
+            qmax=q["qmax"],
+            max_lsb=float(err.abs().max()) if err.numel() else 0.0,
+            mean_lsb=float(err.mean()) if err.numel() else 0.0,
+            mismatched=int((err.abs() > 0.5).sum()),
+            out_of_range=out_of_range,
+            nonfinite=nonfinite,
+        )
+        rep["symptom"] = judge(rep)
+        reports.append(rep)
+    return reports
+
+
+def judge(rep: dict[str, Any]) -> str | None:
+    """The first violated oracle for one output report, or None."""
+    if rep.get("nonfinite"):
+        return "nonfinite"
+    if rep.get("out_of_range"):
+        return "out-of-range"
+    if rep["max_lsb"] > MAX_ERROR_LSB + 1e-6:
+        return "max-error"
+    if rep["elements"] >= BIAS_MIN_ELEMENTS and abs(rep["mean_lsb"]) > BIAS_LSB:
+        return "bias"
+    return None
+
+
+def _is_delegate_call(n: torch.fx.Node) -> bool:
+    return n.op == "call_function" and "executorch_call_delegate" in str(n.target)
+
+
+def _is_qdq(n: torch.fx.Node) -> bool:
+    return n.op == "call_function" and "quantize_per" in str(n.target)
+
+
+def _counted(n: torch.fx.Node) -> bool:
+    """Compute ops worth counting (not getitem, Q/DQ, or views of bookkeeping)."""
+    return n.op == "call_function" and not _is_qdq(n) and "getitem" not in str(n.target) and not _is_delegate_call(n)
+
+
+def delegation_stats(graph_module: torch.fx.GraphModule) -> dict[str, Any]:
+    delegated, cpu_ops, delegates = 0, [], 0
+    for n in graph_module.graph.nodes:
+        if _is_delegate_call(n):
+            delegates += 1
+            lowered = getattr(graph_module, n.args[0].target)
+            delegated += sum(1 for m in lowered.original_module.graph.nodes if _counted(m))
+        elif _counted(n):
+            cpu_ops.append(str(n.target).split(".")[-2] if "." in str(n.target) else str(n.target))
+    total = delegated + len(cpu_ops)
+    return {
+        "delegates": delegates,
+        "delegated_ops": delegated,
+        "cpu_ops": sorted(cpu_ops),
+        "delegated_fraction": round(delegated / total, 3) if total else 0.0,
+    }
+
+
+def static_program_errors(graph_module: torch.fx.GraphModule) -> list[str]:
+    """Partition-boundary checks on a lowered program, valid for every target."""
+    errors = []
+    for n in graph_module.graph.nodes:
+        if not (n.op == "call_function" and "getitem" in str(n.target)):
+            continue
+        src = n.args[0]
+        if not (isinstance(src, torch.fx.Node) and _is_delegate_call(src)):
+            continue
+        val = n.meta.get("val")
+        if val is None or val.dtype.is_floating_point or val.dtype == torch.bool:
+            continue
+        for user in n.users:
+            if user.op == "output":
+                errors.append(f"delegate output {n.name} ({val.dtype}) is returned as a program output without a dequantize")
+            elif not _is_qdq(user) and not _is_delegate_call(user):
+                errors.append(f"delegate output {n.name} ({val.dtype}) feeds CPU op {user.target} without a dequantize")
+    return errors
+
+
+
+def static_error_kind(message: str) -> str:
+    """The stable part of a static error, for its signature (node names vary)."""
+    if "program output" in message:
+        return "integer delegate output returned without dequantize"
+    return "integer delegate output feeds a CPU op"

@@ -1,0 +1,53 @@
+"""Outcome: the verdict of one case on one target, as JSON-ready data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Verdicts. Only ``pass`` and ``not-delegated`` are not failures of executorch; a
+#: ``harness-error`` is armfuzz's own fault and is never bucketed as an executorch bug.
+STATUSES = (
+    "pass",
+    "not-delegated",  # lowered fine but nothing reached the backend: the case tested nothing
+    "crash",  # an exception in a named stage (and Arm pass / tool)
+    "invalid-tosa",  # the reference model rejected the TOSA graph
+    "numerics",  # lowered output disagrees with the quantized PyTorch model
+    "invalid-program",  # static check of the lowered graph failed (e.g. int leaks to CPU op)
+    "timeout",
+    "harness-error",
+)
+FAILURES = ("crash", "invalid-tosa", "numerics", "invalid-program", "timeout")
+
+
+@dataclass
+class Outcome:
+    case_id: str
+    target: str
+    status: str
+    stage: str = ""
+    signature: str = ""
+    #: Where it failed: the Arm pass class, tool or function that raised.
+    where: str = ""
+    message: str = ""
+    traceback: str = ""
+    #: Per-output numerics in LSB of the output scale (see fuzz.oracle).
+    numerics: list[dict[str, Any]] = field(default_factory=list)
+    #: Delegation accounting: ops delegated vs left on the CPU.
+    delegation: dict[str, Any] = field(default_factory=dict)
+    #: Human-readable qparams facts (e.g. non-fuseable activation zero-points).
+    evidence: list[str] = field(default_factory=list)
+    #: Activation output qparams per case node (raw, for reports and the regime observer).
+    qparams: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILURES
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Outcome":
+        return cls(**d)

@@ -1,0 +1,178 @@
+"""The real Arm lowering of one case on one target, stage by stage, ending in a verdict.
+
+Stages: build -> export -> quantize (prepare, calibrate on every sample, convert) ->
+export-quantized -> lower (to_edge_transform_and_lower; vela / model-converter run inside it,
+reported as stage ``compile``) -> serialize (to_executorch) -> execute (TOSA reference model
+on the whole program) -> compare (against the quantized PyTorch model).
+
+An exception is attributed to its stage and to the Arm pass or tool that raised it. An
+exception whose innermost frame is armfuzz's own code is a ``harness-error``: our bug, never
+bucketed as executorch's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from typing import Iterator
+
+import torch
+
+from fuzz import compat, oracle, qparams
+from fuzz.case import Case
+from fuzz.codegen import build_model, calibration_data
+from fuzz.errors import CaseError, ToolMissing
+from fuzz.outcome import Outcome
+from fuzz.signature import crash_signature, locate, numerics_signature, raised_in_harness
+from fuzz.targets import TARGETS
+
+#: Tracebacks are kept for reports; the tail holds what matters.
+MAX_TRACEBACK = 6000
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Vela and the reference model print to fd 1; keep stdout for armfuzz's own output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class _Stages:
+    """Tracks the current stage and per-stage wall time."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.current = ""
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self.current = name
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.outcome.timings[name] = round(time.perf_counter() - t0, 3)
+
+
+def run_case(case: Case, target: str | None = None) -> Outcome:
+    """Run one case through the full lowering; never raises for executorch failures."""
+    if target and target != case.target:
+        case = case.with_target(target)
+    t = TARGETS[case.target]
+    outcome = Outcome(case_id=case.case_id, target=t.name, status="pass")
+    stage = _Stages(outcome)
+    try:
+        compat.check_tools(t)
+        with stage("build"):
+            model, source = build_model(case)
+            samples = calibration_data(case)
+            with torch.no_grad():
+                model(*samples[0])
+        with stdout_to_stderr():
+            _lower_and_judge(case, t, model, source, samples, outcome, stage)
+    except (CaseError, ToolMissing) as e:
+        _fail(outcome, "harness-error", stage.current, type(e).__name__, "", str(e), e)
+    except compat.InvalidTosa as e:
+        _fail(outcome, "invalid-tosa", stage.current, "InvalidTosa", "reference-model", str(e), e)
+    except Exception as e:  # noqa: BLE001 - every executorch failure becomes a verdict
+        tb = e.__traceback__
+        if raised_in_harness(tb) or stage.current == "build":
+            _fail(outcome, "harness-error", stage.current, type(e).__name__, "", str(e), e)
+        else:
+            where, refined = locate(tb)
+            _fail(outcome, "crash", refined or stage.current, type(e).__name__, where, str(e), e)
+    return outcome
+
+
+def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _Stages) -> None:
+    a = compat.arm()
+    example = samples[0]
+    with stage("export"):
+        exported = torch.export.export(model, example).module(check_guards=False)
+    with stage("quantize"):
+        spec = compat.compile_spec(t)
+        prepared = a.prepare_pt2e(exported, compat.quantizer(t, spec, case.quant))
+        with torch.no_grad():
+            for s in samples:
+                prepared(*s)
+        converted = a.convert_pt2e(prepared)
+    outcome.qparams = qparams.output_qparams(converted, source.line_to_node)
+    outcome.evidence = qparams.activation_evidence(case.nodes, outcome.qparams)
+    out_qparams = qparams.graph_output_qparams(converted)
+    with stage("export-quantized"):
+        exported_q = torch.export.export(converted, example)
+    with stage("lower"):
+        edge = a.to_edge_transform_and_lower(
+            exported_q, partitioner=[compat.partitioner(t, spec)], compile_config=compat.edge_compile_config()
+        )
+    lowered_gm = edge.exported_program().graph_module
+    outcome.delegation = oracle.delegation_stats(lowered_gm)
+    static_errors = oracle.static_program_errors(lowered_gm)
+    with stage("serialize"):
+        program = edge.to_executorch()
+    if static_errors:
+        outcome.status = "invalid-program"
+        outcome.stage = "lower"
+        outcome.message = "; ".join(static_errors)
+        outcome.signature = f"{t.name}/lower/invalid-program: {oracle.static_error_kind(static_errors[0])}"
+        return
+    if outcome.delegation["delegated_ops"] == 0:
+        outcome.status = "not-delegated"
+        outcome.message = f"nothing was delegated; CPU ops: {outcome.delegation['cpu_ops']}"
+        return
+    if not t.executes:
+        return
+    runner = compat.ReferenceModelRun()
+    gots, refs = [], []
+    with stage("execute"):
+        module = program.exported_program().module()
+        with runner.dispatch, torch.no_grad():
+            for s in samples:
+                gots.append(_as_list(module(*s)))
+    with stage("compare"):
+        with torch.no_grad():
+            for s in samples:
+                refs.append(_as_list(converted(*s)))
+        reports = oracle.compare_outputs(refs, gots, out_qparams, list(case.outputs))
+    outcome.numerics = reports
+    bad = [r for r in reports if r.get("symptom")]
+    if bad:
+        first = bad[0]
+        op = next(n.op for n in case.nodes if n.id == first["output"])
+        outcome.status = "numerics"
+        outcome.stage = "compare"
+        outcome.signature = numerics_signature(t.name, first["symptom"], op)
+        outcome.message = "; ".join(_describe(r) for r in bad)
+
+
+def _describe(r: dict) -> str:
+    if not r.get("quantized"):
+        return f"{r['output']}: {r['symptom']}"
+    return (
+        f"{r['output']}: {r['symptom']} (max {r['max_lsb']:.2f} LSB, mean {r['mean_lsb']:+.3f} LSB, "
+        f"{r['mismatched']}/{r['elements']} elements off, {r['out_of_range']} out of [{r['qmin']}, {r['qmax']}], scale {r['scale']:.4g})"
+    )
+
+
+def _as_list(x) -> list[torch.Tensor]:
+    return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+def _fail(outcome: Outcome, status: str, stage: str, exc: str, where: str, message: str, e: BaseException) -> None:
+    outcome.status = status
+    outcome.stage = stage
+    outcome.where = where
+    outcome.message = str(message)[:2000]
+    outcome.traceback = "".join(traceback.format_exception(e))[-MAX_TRACEBACK:]
+    outcome.signature = crash_signature(outcome.target, stage, exc, where, message) if status != "harness-error" else f"harness/{stage}/{exc}: {message[:200]}"

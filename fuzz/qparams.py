@@ -1,0 +1,74 @@
+"""Read the qparams the quantizer chose, mapped back to case nodes.
+
+After ``convert_pt2e`` every quantized tensor is ``quantize_per_tensor(producer, scale, zp,
+qmin, qmax, dtype)``. We map each producer back to the case node whose source line created
+it (export keeps the stack trace of the generated model), so evidence reads in the case's
+own names: "relu output qparams: scale=0.00393, zp=-111; qmin=-127 -> not fuseable".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+
+from fuzz.codegen import MODEL_FILENAME
+
+#: Activations that fuse into their producer only when their output zp == qmin (seed 000).
+FUSEABLE_ACTIVATIONS = ("relu", "relu6", "hardtanh", "clamp")
+_LINE = re.compile(r'File "' + re.escape(MODEL_FILENAME) + r'", line (\d+)')
+
+
+def origin(fx_node: torch.fx.Node, line_to_node: dict[int, str]) -> str | None:
+    """The case node that produced an FX node, from its recorded stack trace."""
+    trace = fx_node.meta.get("stack_trace") or ""
+    hits = _LINE.findall(trace)
+    for line in reversed(hits):
+        if int(line) in line_to_node:
+            return line_to_node[int(line)]
+    return None
+
+
+def _is_quantize(node: torch.fx.Node) -> bool:
+    return node.op == "call_function" and "quantize_per_tensor" in str(node.target) and "dequantize" not in str(node.target)
+
+
+def _is_dequantize(node: torch.fx.Node) -> bool:
+    return node.op == "call_function" and "dequantize_per_tensor" in str(node.target)
+
+
+def _qp(node: torch.fx.Node) -> dict[str, Any]:
+    scale, zp, qmin, qmax, dtype = node.args[1:6]
+    return {"scale": float(scale), "zp": int(zp), "qmin": int(qmin), "qmax": int(qmax), "dtype": str(dtype).replace("torch.", "")}
+
+
+def output_qparams(gm: torch.fx.GraphModule, line_to_node: dict[int, str]) -> dict[str, dict[str, Any]]:
+    """qparams of the quantize node on each case node's output (first one wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    for n in gm.graph.nodes:
+        if _is_quantize(n) and isinstance(n.args[0], torch.fx.Node):
+            nid = origin(n.args[0], line_to_node)
+            if nid is not None and nid not in out:
+                out[nid] = _qp(n)
+    return out
+
+
+def graph_output_qparams(gm: torch.fx.GraphModule) -> list[dict[str, Any] | None]:
+    """For each graph output: the qparams of the dequantize feeding it, or None (float output)."""
+    out_node = next(n for n in gm.graph.nodes if n.op == "output")
+    outs = out_node.args[0]
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return [_qp(o) if isinstance(o, torch.fx.Node) and _is_dequantize(o) else None for o in outs]
+
+
+def activation_evidence(case_nodes: list[Any], qparams: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per fuseable-kind activation, saying whether its output zp allows fusion."""
+    lines = []
+    for n in case_nodes:
+        if n.op not in FUSEABLE_ACTIVATIONS or n.id not in qparams:
+            continue
+        q = qparams[n.id]
+        verdict = "fuseable (zp == qmin)" if q["zp"] == q["qmin"] else "not fuseable (zp != qmin)"
+        lines.append(f"{n.id} ({n.op}) output qparams: scale={q['scale']:.6g}, zp={q['zp']}; qmin={q['qmin']} -> {verdict}")
+    return lines

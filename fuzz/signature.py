@@ -1,0 +1,92 @@
+"""Failure signatures: stable, readable bucket keys.
+
+``<target>/<stage>/<ExceptionType>@<where>: <normalised message>``, e.g.
+``tosa-int-fp/lower/ValueError@RewriteConvPass: No output quantization parameter found in node <node>``.
+Two runs of the same bug must give the same string, so node names, numbers, addresses and
+paths are replaced by placeholders; ``where`` is the Arm pass (or tool) whose frame raised.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+_FUZZ_DIR = str(Path(__file__).resolve().parent)
+
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"0x[0-9a-fA-F]+"), "<addr>"),
+    (re.compile(r"(/[\w.\-]+)+\.(py|so|tosa|json|vgf|bin)\b"), "<path>"),
+    (re.compile(r"(?:/tmp|/var/folders)/[\w./\-]+"), "<path>"),
+    # FX node names: aten_convolution_default_3, tosa_conv2d_default, quantize_per_tensor_1
+    (re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:default|tensor|scalar|int|self)(?:_\d+)?\b"), "<node>"),
+    (re.compile(r"\b(in|of|for|at) node [\w.]+"), r"\1 node <node>"),
+    (re.compile(r"%[\w.]+"), "<node>"),
+    (re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])"), "<n>"),
+    (re.compile(r"\s+"), " "),
+]
+#: Long messages (shape dumps, whole graphs) are cut; the head is what identifies the bug.
+MAX_MESSAGE = 160
+
+
+def normalise_message(message: str) -> str:
+    """First meaningful line of an exception message, with volatile parts replaced."""
+    lines = [ln.strip() for ln in str(message).strip().splitlines() if ln.strip()]
+    text = lines[0] if lines else ""
+    for pattern, repl in _RULES:
+        text = pattern.sub(repl, text)
+    text = text.strip()
+    return text[:MAX_MESSAGE]
+
+
+def crash_signature(target: str, stage: str, exc_type: str, where: str, message: str) -> str:
+    at = f"@{where}" if where else ""
+    return f"{target}/{stage}/{exc_type}{at}: {normalise_message(message)}"
+
+
+def numerics_signature(target: str, symptom: str, output_op: str) -> str:
+    return f"{target}/compare/numerics-{symptom}@{output_op}"
+
+
+def locate(tb: TracebackType | None) -> tuple[str, str | None]:
+    """(where, refined stage) for an exception's traceback.
+
+    ``where`` is the innermost executorch ``...Pass`` class on the stack (the pass that was
+    running), else the innermost Arm backend function, else the innermost executorch/torch
+    function. The stage is refined to ``compile`` when vela or model-converter raised.
+    """
+    frames = traceback.extract_tb(tb) if tb else []
+    objs = _frame_selves(tb)
+    tool = None
+    for fs in frames:
+        if "arm_vela" in fs.filename or "/ethosu/vela/" in fs.filename or "/vela/" in fs.filename:
+            tool = "vela"
+        elif "model_converter" in fs.filename:
+            tool = "model-converter"
+    for (fs, obj) in reversed(list(zip(frames, objs))):
+        name = type(obj).__name__ if obj is not None else ""
+        if name.endswith("Pass") and "executorch" in fs.filename:
+            return name, "compile" if tool else None
+    if tool:
+        inner = frames[-1]
+        return f"{tool}:{inner.name}", "compile"
+    for key in ("executorch/backends/arm", "executorch", "torchao", "torch"):
+        for fs in reversed(frames):
+            if key in fs.filename:
+                return f"{Path(fs.filename).stem}.{fs.name}", None
+    return (frames[-1].name if frames else ""), None
+
+
+def raised_in_harness(tb: TracebackType | None) -> bool:
+    """True when the innermost frame is armfuzz's own code: our bug, not executorch's."""
+    frames = traceback.extract_tb(tb) if tb else []
+    return bool(frames) and frames[-1].filename.startswith(_FUZZ_DIR)
+
+
+def _frame_selves(tb: TracebackType | None) -> list[object | None]:
+    out = []
+    while tb is not None:
+        out.append(tb.tb_frame.f_locals.get("self"))
+        tb = tb.tb_next
+    return out
