@@ -176,7 +176,9 @@ class Case:
         where = f"{source}: "
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise CaseError(f"{where}seed must be a non-negative integer, got {self.seed!r}")
-        from fuzz.targets import TARGETS  # local: targets imports nothing heavy, but keep case leaf-like
+        from fuzz.targets import (
+            TARGETS,  # local: targets imports nothing heavy, but keep case leaf-like
+        )
 
         if self.target not in TARGETS:
             raise CaseError(f"{where}unknown target {self.target!r}; known: {', '.join(TARGETS)}")

@@ -21,7 +21,7 @@ from fuzz.outcome import Outcome
 from fuzz.targets import parse_targets
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fuzz the ExecuTorch Arm backend's quantized lowering.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # soft_wrap: one-line errors stay one line
 
 
 def _targets_or_exit(spec: str | None) -> list[str]:
@@ -98,6 +98,7 @@ def fuzz(
     targets: str = typer.Option("all", help="Comma list of targets, or 'all'."),
     out: Path = typer.Option(Path("findings"), help="Where failing cases and outcomes are saved."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON outcome per line instead of progress."),
+    timeout: float = typer.Option(300.0, help="Seconds one case may take on one target before it is a timeout."),
 ) -> None:
     """Generate random cases, run each on every target, and print a per-target tally."""
     names = _targets_or_exit(targets)
@@ -108,19 +109,22 @@ def fuzz(
     tally: dict[str, Counter] = defaultdict(Counter)
     buckets: dict[str, list[str]] = defaultdict(list)
     t0 = time.perf_counter()
+    delegated: dict[str, list[float]] = defaultdict(list)
     for i in range(cases):
-        case = generate(seed, i, names[0])
         for t in names:
-            o = run_case(case, t)
+            case = generate(seed, i, t)
+            o = run_case(case, t, timeout=timeout)
+            if o.delegation:
+                delegated[t].append(o.delegation["delegated_fraction"])
             tally[t][o.status] += 1
             if o.failed or o.status == "harness-error":
                 buckets[o.signature].append(o.case_id)
-                _save_finding(out, case.with_target(t), o)
+                _save_finding(out, case, o)
             if as_json:
                 print(json.dumps({"index": i, **o.to_dict()}), flush=True)
             else:
                 err.print(f"[{i + 1}/{cases}] {t:14s} {o.status:15s} {o.signature[:110]}", highlight=False)
-    _print_tally(tally, buckets, time.perf_counter() - t0, out)
+    _print_tally(tally, delegated, buckets, time.perf_counter() - t0, out)
     harness = sum(c["harness-error"] for c in tally.values())
     raise typer.Exit(3 if harness else 0)
 
@@ -135,16 +139,21 @@ def _save_finding(out: Path, case: Case, o: Outcome) -> None:
     atomic_write(bucket / f"{o.case_id}.outcome.json", json.dumps(o.to_dict(), indent=2) + "\n")
 
 
-def _print_tally(tally: dict[str, Counter], buckets: dict[str, list[str]], seconds: float, out: Path) -> None:
+def _print_tally(
+    tally: dict[str, Counter], delegated: dict[str, list[float]], buckets: dict[str, list[str]], seconds: float, out: Path
+) -> None:
     from fuzz.outcome import STATUSES
 
     table = Table(title=f"armfuzz tally ({seconds:.0f}s)")
     table.add_column("target")
     for s in STATUSES:
         table.add_column(s, justify="right")
+    table.add_column("mean delegated", justify="right")
     for t, c in tally.items():
-        table.add_row(t, *[str(c.get(s, 0)) for s in STATUSES])
-    console = Console(file=sys.stdout)
+        fr = delegated.get(t) or [0.0]
+        table.add_row(t, *[str(c.get(s, 0)) for s in STATUSES], f"{100 * sum(fr) / len(fr):.0f}%")
+    # Logs and CI capture are not terminals: give the table room instead of truncating names.
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
     console.print(table)
     if buckets:
         bt = Table(title=f"failure buckets (saved under {out}/)")

@@ -23,21 +23,30 @@ from fuzz.targets import Target
 @lru_cache(maxsize=1)
 def arm() -> SimpleNamespace:
     """Import the Arm backend once and hand back the symbols armfuzz uses."""
-    from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner
-    from executorch.backends.arm.quantizer.arm_quantizer import (
-        EthosUQuantizer,
-        TOSAQuantizer,
-        VgfQuantizer,
-        get_symmetric_a16w8_quantization_config,
-        get_symmetric_quantization_config,
-    )
+    from executorch.backends.arm import ethosu, vgf
+    from executorch.backends.arm.quantizer import arm_quantizer as aq
     from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec
     from executorch.backends.arm.tosa.partitioner import TOSAPartitioner
-    from executorch.backends.arm.vgf import VgfCompileSpec, VgfPartitioner
     from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    return SimpleNamespace(**locals())
+    return SimpleNamespace(
+        TosaCompileSpec=TosaCompileSpec,
+        EthosUCompileSpec=ethosu.EthosUCompileSpec,
+        VgfCompileSpec=vgf.VgfCompileSpec,
+        TOSAQuantizer=aq.TOSAQuantizer,
+        EthosUQuantizer=aq.EthosUQuantizer,
+        VgfQuantizer=aq.VgfQuantizer,
+        get_symmetric_quantization_config=aq.get_symmetric_quantization_config,
+        get_symmetric_a16w8_quantization_config=aq.get_symmetric_a16w8_quantization_config,
+        TOSAPartitioner=TOSAPartitioner,
+        EthosUPartitioner=ethosu.EthosUPartitioner,
+        VgfPartitioner=vgf.VgfPartitioner,
+        EdgeCompileConfig=EdgeCompileConfig,
+        to_edge_transform_and_lower=to_edge_transform_and_lower,
+        prepare_pt2e=prepare_pt2e,
+        convert_pt2e=convert_pt2e,
+    )
 
 
 def compile_spec(target: Target) -> Any:
@@ -139,7 +148,6 @@ class ReferenceModelRun:
         import tosa_reference_model as refmodel
 
         ru = self._ru
-        spec = ru.TosaCompileSpec._from_list(lbm.compile_specs).tosa_spec
         output_node = lbm.original_module.graph.output_node()
         arrays = [ru.torch_tensor_to_numpy(t) for t in inputs]
         outputs, status = refmodel.run(lbm.processed_bytes, arrays, verbosity="LOW", initialize_variable_tensor_from_numpy=True)

@@ -12,6 +12,7 @@ from fuzz import recipes
 from fuzz.case import Case, Node, QuantConfig, TensorSpec
 from fuzz.errors import CaseError
 from fuzz.ops import Shape, all_ops, get_op
+from fuzz.targets import TARGETS
 
 #: Relative frequency of each op; conv/relu/cat/linear are the mission's focus.
 OP_WEIGHTS = {
@@ -81,7 +82,7 @@ def _attempt(rng: random.Random, target: str) -> Case | None:
         outputs=outputs,
         weights={"default": dict(recipes.DEFAULT_WEIGHTS), "nodes": {}},
         calibration=_calibration(rng, inputs),
-        quant=_quant(rng),
+        quant=_quant(rng, target),
         target=target,
         seed=rng.randrange(2**31),
     )
@@ -141,10 +142,13 @@ def _calibration(rng: random.Random, inputs: list[TensorSpec]) -> dict:
     return {"samples": rng.choice([1, 2, 3]), "inputs": per_input}
 
 
-def _quant(rng: random.Random) -> QuantConfig:
+def _quant(rng: random.Random, target: str) -> QuantConfig:
+    # Draw every choice whatever the target, so one (seed, index) is the same graph and data
+    # on every target and the targets are each other's control cases.
+    wants_int16 = rng.random() < 0.25
     return QuantConfig(
         per_channel=rng.random() < 0.7,
-        activations="int8",
+        activations="int16" if wants_int16 and TARGETS[target].int16 else "int8",
         act_qmin=rng.choice([-128, -128, -127]),
         act_qmax=127,
         weight_qmin=rng.choice([-127, -127, -128]),

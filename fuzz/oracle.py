@@ -18,13 +18,21 @@ from typing import Any
 
 import torch
 
-#: Per-element tolerance in output LSB. Evidence (bench/tolerance.py, see README "Oracle
-#: tolerances"): on generated cases lowered for tosa-int/tosa-int-fp/tosa-int16 the max error
-#: distribution of cases whose every rescale is a single op is 0-1 LSB; chains of requantized
-#: ops accumulate one rounding step per requantization, amplified by downstream gain.
-#: Upstream's TosaPipelineINT uses the same ``qtol=1`` LSB on top of atol.
-MAX_ERROR_LSB = 1.0
-#: Signed mean error threshold in LSB; rounding differences are symmetric and average to ~0.
+#: Per-element tolerance in output LSB, by output dtype. Evidence (``python bench/tolerance.py
+#: --cases 40 --seed 11``, executorch 1.5.1; figures in the README):
+#:
+#: * int8: of 106 quantized outputs per target, 95 match exactly and 10 are within 1 LSB. The
+#:   only larger one (4 LSB, a mul after avg_pool) is a finding, not noise. A correct lowering
+#:   differs from the fake-quantized model only by rounding ties and 32-bit multipliers at
+#:   each requantization. Upstream's TosaPipelineINT uses the same qtol=1.
+#: * int16 (a16w8): 66 exact, 38 within 1 LSB, 2 at 2 LSB, with |mean| < 0.07 LSB. a16w8
+#:   conv/linear with bias are lowered as conv, rescale to 32 bit, then bias add (the int48
+#:   workaround of seed 001), which adds one rounding step. Upstream's int16 tests tolerate
+#:   atol=1e-3, about 30 int16 LSB; 2 LSB is still 1/128 of an int8 LSB.
+MAX_ERROR_LSB = {"int8": 1.0, "int16": 2.0}
+#: Signed mean error threshold in LSB. Rounding differences are symmetric and average out.
+#: In the same bench run, outputs with at least 64 elements that pass the other checks have
+#: |mean| <= 0.30 LSB (291 outputs). The seed graph's unclamped relu shows +0.53.
 BIAS_LSB = 0.5
 #: The mean is only meaningful over enough elements.
 BIAS_MIN_ELEMENTS = 64
@@ -63,6 +71,7 @@ def compare_outputs(
             zp=q["zp"],
             qmin=q["qmin"],
             qmax=q["qmax"],
+            dtype=q.get("dtype", "int8"),
             max_lsb=float(err.abs().max()) if err.numel() else 0.0,
             mean_lsb=float(err.mean()) if err.numel() else 0.0,
             mismatched=int((err.abs() > 0.5).sum()),
@@ -80,7 +89,7 @@ def judge(rep: dict[str, Any]) -> str | None:
         return "nonfinite"
     if rep.get("out_of_range"):
         return "out-of-range"
-    if rep["max_lsb"] > MAX_ERROR_LSB + 1e-6:
+    if rep["max_lsb"] > MAX_ERROR_LSB[rep["dtype"]] + 1e-6:
         return "max-error"
     if rep["elements"] >= BIAS_MIN_ELEMENTS and abs(rep["mean_lsb"]) > BIAS_LSB:
         return "bias"

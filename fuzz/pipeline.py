@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Iterator
@@ -26,7 +28,13 @@ from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
 from fuzz.outcome import Outcome
-from fuzz.signature import crash_signature, locate, numerics_signature, raised_in_harness
+from fuzz.signature import (
+    crash_signature,
+    locate,
+    numerics_signature,
+    raised_in_harness,
+    root_cause,
+)
 from fuzz.targets import TARGETS
 
 #: Tracebacks are kept for reports; the tail holds what matters.
@@ -65,13 +73,51 @@ class _Stages:
             self.outcome.timings[name] = round(time.perf_counter() - t0, 3)
 
 
-def run_case(case: Case, target: str | None = None) -> Outcome:
+class CaseTimeout(BaseException):
+    """Raised by the alarm when one case overruns its time budget.
+
+    A BaseException so that executorch's own ``except Exception`` wrappers let it through.
+    """
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float | None) -> Iterator[None]:
+    """In-process timeout for Python-level hangs (main thread only). A hang inside native
+    code that never returns to the interpreter needs the forked worker's kill instead."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise CaseTimeout(f"case exceeded {seconds:g}s")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def run_case(case: Case, target: str | None = None, timeout: float | None = None) -> Outcome:
     """Run one case through the full lowering; never raises for executorch failures."""
     if target and target != case.target:
         case = case.with_target(target)
     t = TARGETS[case.target]
     outcome = Outcome(case_id=case.case_id, target=t.name, status="pass")
     stage = _Stages(outcome)
+    try:
+        with _alarm(timeout):
+            _run_stages(case, t, outcome, stage)
+    except CaseTimeout as e:
+        outcome.status, outcome.stage = "timeout", stage.current
+        outcome.message = str(e)
+        outcome.signature = f"{t.name}/{stage.current}/timeout"
+    return outcome
+
+
+def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
     try:
         compat.check_tools(t)
         with stage("build"):
@@ -86,13 +132,12 @@ def run_case(case: Case, target: str | None = None) -> Outcome:
     except compat.InvalidTosa as e:
         _fail(outcome, "invalid-tosa", stage.current, "InvalidTosa", "reference-model", str(e), e)
     except Exception as e:  # noqa: BLE001 - every executorch failure becomes a verdict
-        tb = e.__traceback__
-        if raised_in_harness(tb) or stage.current == "build":
-            _fail(outcome, "harness-error", stage.current, type(e).__name__, "", str(e), e)
+        cause = root_cause(e)
+        if raised_in_harness(cause.__traceback__) or stage.current == "build":
+            _fail(outcome, "harness-error", stage.current, type(cause).__name__, "", str(cause), e)
         else:
-            where, refined = locate(tb)
-            _fail(outcome, "crash", refined or stage.current, type(e).__name__, where, str(e), e)
-    return outcome
+            where, refined = locate(cause.__traceback__)
+            _fail(outcome, "crash", refined or stage.current, type(cause).__name__, where, str(cause), e)
 
 
 def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _Stages) -> None:

@@ -78,6 +78,20 @@ def locate(tb: TracebackType | None) -> tuple[str, str | None]:
     return (frames[-1].name if frames else ""), None
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """Unwrap ``raise Wrapper(...) from e`` chains.
+
+    executorch's pass manager re-raises every pass failure as a bare ``Exception("An error
+    occurred when running the '<adapter>' pass after ...")``; the bug's identity (type,
+    message, raising pass) is in the innermost cause.
+    """
+    seen = set()
+    while exc.__cause__ is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return exc
+
+
 def raised_in_harness(tb: TracebackType | None) -> bool:
     """True when the innermost frame is armfuzz's own code: our bug, not executorch's."""
     frames = traceback.extract_tb(tb) if tb else []

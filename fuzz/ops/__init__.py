@@ -1,6 +1,15 @@
 """Op registry. Importing this package registers every op module listed below."""
 
 from fuzz.ops import activation, conv, tensor  # noqa: F401  (registration side effect)
-from fuzz.ops.base import MAX_ELEMENTS, OpSpec, Sampled, Shape, all_ops, check_spelling, get_op, py
+from fuzz.ops.base import (
+    MAX_ELEMENTS,
+    OpSpec,
+    Sampled,
+    Shape,
+    all_ops,
+    check_spelling,
+    get_op,
+    py,
+)
 
 __all__ = ["MAX_ELEMENTS", "OpSpec", "Sampled", "Shape", "all_ops", "check_spelling", "get_op", "py"]

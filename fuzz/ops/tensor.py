@@ -10,7 +10,6 @@ from typing import Any, Sequence
 from fuzz.errors import CaseError
 from fuzz.ops.base import (
     MAX_ELEMENTS,
-    OpSpec,
     Sampled,
     Shape,
     TemplatedOp,
@@ -307,4 +306,3 @@ class Reshape(TemplatedOp):
         return {"shape": rng.choice(options)}
 
 
-__all__ = ["OpSpec", "broadcast"]

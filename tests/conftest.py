@@ -1,0 +1,29 @@
+"""Shared fixtures. Pipeline tests run the real executorch Arm lowering; nothing is mocked."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from fuzz.case import Case
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_CASE = ROOT / "corpus" / "seed-000-rewriteconv" / "case.json"
+
+
+@pytest.fixture
+def seed_case() -> Case:
+    return Case.load(SEED_CASE)
+
+
+def sub_case(case: Case, keep: list[str], outputs: list[str], inputs: list[str]) -> Case:
+    """A copy of ``case`` restricted to some nodes, outputs and inputs."""
+    c = copy.deepcopy(case)
+    c.nodes = [n for n in c.nodes if n.id in keep]
+    c.outputs = outputs
+    c.inputs = [t for t in c.inputs if t.name in inputs]
+    c.calibration["inputs"] = {k: v for k, v in c.calibration["inputs"].items() if k in inputs}
+    c.validate()
+    return c
