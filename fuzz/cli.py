@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from fuzz.case import Case
 from fuzz.errors import CaseError
@@ -94,74 +91,83 @@ def _print_outcome(o: Outcome) -> None:
 @app.command()
 def fuzz(
     seed: int = typer.Option(0, help="Campaign seed: (seed, index) names a case forever."),
-    cases: int = typer.Option(30, help="Number of generated cases."),
+    cases: Optional[int] = typer.Option(None, help="Stop after this many case indices (each runs on every target)."),
+    budget: Optional[str] = typer.Option(None, help="Stop after this much time, e.g. 2h, 30m, 90s."),
     targets: str = typer.Option("all", help="Comma list of targets, or 'all'."),
-    out: Path = typer.Option(Path("findings"), help="Where failing cases and outcomes are saved."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON outcome per line instead of progress."),
-    timeout: float = typer.Option(300.0, help="Seconds one case may take on one target before it is a timeout."),
+    campaign: Optional[Path] = typer.Option(None, help="Campaign directory (resumed if it exists). Default: campaigns/seed-<seed>."),
+    workers: int = typer.Option(os.cpu_count() or 1, help="Warm worker processes."),
+    timeout: float = typer.Option(300.0, help="Seconds one case may take on one target."),
+    memory_mb: int = typer.Option(8192, help="Address-space limit per case (RLIMIT_AS), MiB."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per result, then a JSON summary."),
+    inject: list[str] = typer.Option([], hidden=True, help="Test seam: INDEX=segfault|hang|oom|abort."),
 ) -> None:
-    """Generate random cases, run each on every target, and print a per-target tally."""
-    names = _targets_or_exit(targets)
-    _quiet_backend()
-    from fuzz.generator import generate
-    from fuzz.pipeline import run_case
+    """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
+    from rich.live import Live
 
-    tally: dict[str, Counter] = defaultdict(Counter)
-    buckets: dict[str, list[str]] = defaultdict(list)
-    t0 = time.perf_counter()
-    delegated: dict[str, list[float]] = defaultdict(list)
-    for i in range(cases):
-        for t in names:
-            case = generate(seed, i, t)
-            o = run_case(case, t, timeout=timeout)
-            if o.delegation:
-                delegated[t].append(o.delegation["delegated_fraction"])
-            tally[t][o.status] += 1
-            if o.failed or o.status == "harness-error":
-                buckets[o.signature].append(o.case_id)
-                _save_finding(out, case, o)
-            if as_json:
-                print(json.dumps({"index": i, **o.to_dict()}), flush=True)
-            else:
-                err.print(f"[{i + 1}/{cases}] {t:14s} {o.status:15s} {o.signature[:110]}", highlight=False)
-    _print_tally(tally, delegated, buckets, time.perf_counter() - t0, out)
-    harness = sum(c["harness-error"] for c in tally.values())
+    from fuzz.campaign import (
+        CampaignConfig,
+        CampaignError,
+        list_buckets,
+        parse_budget,
+        run_campaign,
+    )
+    from fuzz.report import bucket_table, progress_view, summary_dict, target_table
+
+    names = _targets_or_exit(targets)
+    if cases is None and budget is None:
+        err.print("[red]error:[/red] give --cases N or --budget DURATION (or both)")
+        raise typer.Exit(2)
+    try:
+        seconds = parse_budget(budget)
+        faults = {int(k): v for k, v in (item.split("=", 1) for item in inject)}
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    root = campaign or Path("campaigns") / f"seed-{seed}"
+    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults)
+    started = time.monotonic()
+    session = {"n": 0}
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+
+    def on_json(ev, state):
+        print(json.dumps(ev), flush=True)
+
+    try:
+        if as_json:
+            state = run_campaign(cfg, on_json)
+        else:
+            with Live(console=Console(stderr=True), refresh_per_second=2, transient=False) as live:
+
+                def on_live(ev, state):
+                    session["n"] += 1
+                    live.update(progress_view(state, started, seconds, session["n"]))
+
+                state = run_campaign(cfg, on_live)
+    except CampaignError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"summary": summary_dict(state)}), flush=True)
+    else:
+        console.print(target_table(state, f"campaign {root} ({time.monotonic() - started:.0f}s this session)"))
+        if state.buckets:
+            console.print(bucket_table(list_buckets(root)))
+    harness = sum(c["harness-error"] for c in state.tally.values())
     raise typer.Exit(3 if harness else 0)
 
 
-def _save_finding(out: Path, case: Case, o: Outcome) -> None:
-    """One directory per signature; every failing case kept (a finding is never lost)."""
-    from fuzz.fsutil import atomic_write
+@app.command()
+def buckets(campaign: Path = typer.Argument(..., help="A campaign directory.")) -> None:
+    """List a campaign's failure buckets, newest first, then by count."""
+    from fuzz.campaign import CampaignError, list_buckets
+    from fuzz.report import bucket_table
 
-    bucket = out / hashlib.sha256(o.signature.encode()).hexdigest()[:12]
-    atomic_write(bucket / "signature.txt", o.signature + "\n")
-    atomic_write(bucket / f"{o.case_id}.case.json", case.to_json())
-    atomic_write(bucket / f"{o.case_id}.outcome.json", json.dumps(o.to_dict(), indent=2) + "\n")
-
-
-def _print_tally(
-    tally: dict[str, Counter], delegated: dict[str, list[float]], buckets: dict[str, list[str]], seconds: float, out: Path
-) -> None:
-    from fuzz.outcome import STATUSES
-
-    table = Table(title=f"armfuzz tally ({seconds:.0f}s)")
-    table.add_column("target")
-    for s in STATUSES:
-        table.add_column(s, justify="right")
-    table.add_column("mean delegated", justify="right")
-    for t, c in tally.items():
-        fr = delegated.get(t) or [0.0]
-        table.add_row(t, *[str(c.get(s, 0)) for s in STATUSES], f"{100 * sum(fr) / len(fr):.0f}%")
-    # Logs and CI capture are not terminals: give the table room instead of truncating names.
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
-    console.print(table)
-    if buckets:
-        bt = Table(title=f"failure buckets (saved under {out}/)")
-        bt.add_column("cases", justify="right")
-        bt.add_column("signature")
-        for sig, ids in sorted(buckets.items(), key=lambda kv: -len(kv[1])):
-            bt.add_row(str(len(ids)), sig)
-        console.print(bt)
+    try:
+        rows = list_buckets(campaign)
+    except CampaignError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(bucket_table(rows))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ STATUSES = (
     "numerics",  # lowered output disagrees with the quantized PyTorch model
     "invalid-program",  # static check of the lowered graph failed (e.g. int leaks to CPU op)
     "timeout",
+    "oom",  # the case exceeded its memory limit
+    "native-crash",  # the process died on a signal (vela, model-converter, reference model)
     "harness-error",
 )
-FAILURES = ("crash", "invalid-tosa", "numerics", "invalid-program", "timeout")
+FAILURES = ("crash", "invalid-tosa", "numerics", "invalid-program", "timeout", "oom", "native-crash")
 
 
 @dataclass

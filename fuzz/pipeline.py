@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
@@ -59,13 +59,16 @@ def stdout_to_stderr() -> Iterator[None]:
 class _Stages:
     """Tracks the current stage and per-stage wall time."""
 
-    def __init__(self, outcome: Outcome) -> None:
+    def __init__(self, outcome: Outcome, on_stage: Callable[[str], None] | None = None) -> None:
         self.outcome = outcome
         self.current = ""
+        self.on_stage = on_stage
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[None]:
         self.current = name
+        if self.on_stage is not None:
+            self.on_stage(name)
         t0 = time.perf_counter()
         try:
             yield
@@ -100,21 +103,40 @@ def _alarm(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def run_case(case: Case, target: str | None = None, timeout: float | None = None) -> Outcome:
-    """Run one case through the full lowering; never raises for executorch failures."""
+def run_case(
+    case: Case,
+    target: str | None = None,
+    timeout: float | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Run one case through the full lowering; never raises for executorch failures.
+
+    ``on_stage`` is told each stage as it starts, so a supervisor that has to kill a hung or
+    crashed process still knows where it was (see fuzz.worker).
+    """
     if target and target != case.target:
         case = case.with_target(target)
     t = TARGETS[case.target]
     outcome = Outcome(case_id=case.case_id, target=t.name, status="pass")
-    stage = _Stages(outcome)
+    stage = _Stages(outcome, on_stage)
     try:
         with _alarm(timeout):
             _run_stages(case, t, outcome, stage)
     except CaseTimeout as e:
-        outcome.status, outcome.stage = "timeout", stage.current
-        outcome.message = str(e)
-        outcome.signature = f"{t.name}/{stage.current}/timeout"
+        mark_abnormal(outcome, "timeout", stage.current, str(e))
     return outcome
+
+
+def mark_abnormal(outcome: Outcome, kind: str, stage: str, message: str, detail: str = "") -> None:
+    """Verdicts for a case that did not finish normally: timeout, oom, native crash.
+
+    Signatures: ``<target>/timeout@<stage>``, ``<target>/oom@<stage>``,
+    ``<target>/native-crash/SIGSEGV@<stage>``.
+    """
+    outcome.status = kind
+    outcome.stage = stage
+    outcome.message = message
+    outcome.signature = f"{outcome.target}/{kind}{'/' + detail if detail else ''}@{stage or 'start'}"
 
 
 def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
@@ -129,11 +151,15 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
             _lower_and_judge(case, t, model, source, samples, outcome, stage)
     except (CaseError, ToolMissing) as e:
         _fail(outcome, "harness-error", stage.current, type(e).__name__, "", str(e), e)
+    except MemoryError as e:
+        mark_abnormal(outcome, "oom", stage.current, f"MemoryError: {e}")
     except compat.InvalidTosa as e:
         _fail(outcome, "invalid-tosa", stage.current, "InvalidTosa", "reference-model", str(e), e)
     except Exception as e:  # noqa: BLE001 - every executorch failure becomes a verdict
         cause = root_cause(e)
-        if raised_in_harness(cause.__traceback__) or stage.current == "build":
+        if isinstance(cause, MemoryError) or "can't allocate memory" in str(cause):
+            mark_abnormal(outcome, "oom", stage.current, f"{type(cause).__name__}: {str(cause)[:300]}")
+        elif raised_in_harness(cause.__traceback__) or stage.current == "build":
             _fail(outcome, "harness-error", stage.current, type(cause).__name__, "", str(cause), e)
         else:
             where, refined = locate(cause.__traceback__)

@@ -26,12 +26,24 @@ def test_run_prints_json_outcome_with_evidence():
 
 
 @pytest.mark.pipeline
-def test_fuzz_tallies_and_saves_findings(tmp_path):
-    res = runner.invoke(app, ["fuzz", "--seed", "3", "--cases", "2", "--targets", "tosa-int", "--out", str(tmp_path)])
+def test_fuzz_runs_a_campaign_and_buckets_lists_it(tmp_path):
+    camp = tmp_path / "c"
+    res = runner.invoke(app, ["fuzz", "--seed", "3", "--cases", "2", "--targets", "tosa-int", "--campaign", str(camp), "--workers", "1"])
     assert res.exit_code == 0, res.stdout
-    assert "armfuzz tally" in res.stdout and "tosa-int" in res.stdout
-    for bucket in tmp_path.iterdir():
-        assert (bucket / "signature.txt").read_text().startswith("tosa-int/")
+    assert f"campaign {camp}" in res.stdout and "tosa-int" in res.stdout
+    events = [json.loads(x) for x in (camp / "events.jsonl").read_text().splitlines()]
+    assert [(e["index"], e["target"]) for e in events] == [(0, "tosa-int"), (1, "tosa-int")] or len(events) == 2
+    stats = json.loads((camp / "stats.json").read_text())
+    assert stats["results"] == 2
+    listed = runner.invoke(app, ["buckets", str(camp)])
+    assert listed.exit_code == 0
+    for b in (camp / "buckets").glob("*"):
+        assert b.name in listed.stdout
+
+
+def test_fuzz_needs_a_stopping_rule():
+    res = runner.invoke(app, ["fuzz", "--seed", "1"])
+    assert res.exit_code == 2 and "--cases" in res.output
 
 
 def test_unknown_target_is_a_one_line_error():

@@ -103,4 +103,4 @@ def test_linear_after_flatten_is_delegated():
 def test_overrunning_case_is_a_timeout_not_a_crash(seed_case):
     o = run_case(seed_case, "tosa-int", timeout=0.3)
     assert o.status == "timeout" and o.failed
-    assert o.signature == f"tosa-int/{o.stage}/timeout"
+    assert o.signature == f"tosa-int/timeout@{o.stage}"

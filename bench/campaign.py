@@ -1,0 +1,106 @@
+"""Campaign throughput and memory, measured in one run on the same generated cases.
+
+    python bench/campaign.py --cases 12 --target tosa-int
+
+Prints:
+  (a) campaign with 1 worker vs a bare warm loop calling run_case in-process (goal >= 0.95x)
+  (b) campaign with 2 workers vs 1 worker (goal >= 1.8x)
+  (c) campaign with 2 workers vs one `armfuzz run` subprocess per case (goal >= 3x)
+  (d) peak RSS of a forked case child (goal <= 1 GB)
+Throughput is results per second over the whole run, worker start-up (the ~12 s import)
+included, and also with start-up excluded. Run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from fuzz.campaign import CampaignConfig, run_campaign
+from fuzz.generator import generate
+
+
+def bare_loop(seed: int, n: int, target: str) -> tuple[float, float]:
+    """(wall incl. import, wall excl. import) of an in-process loop over the cases."""
+    t0 = time.monotonic()
+    import torch
+
+    torch.set_num_threads(1)
+    from fuzz import compat
+    from fuzz.pipeline import run_case
+
+    compat.arm()
+    t_ready = time.monotonic()
+    for i in range(n):
+        run_case(generate(seed, i, target))
+    end = time.monotonic()
+    return end - t0, end - t_ready
+
+
+def campaign(seed: int, n: int, target: str, workers: int) -> tuple[float, float, float]:
+    """(wall, wall after the first result minus one case, max child peak RSS in MB)."""
+    with tempfile.TemporaryDirectory() as d:
+        stamps: list[float] = []
+        rss: list[float] = []
+        t0 = time.monotonic()
+        run_campaign(
+            CampaignConfig(Path(d) / "c", seed, [target], cases=n, workers=workers),
+            lambda ev, st: (stamps.append(time.monotonic()), rss.append(ev.get("peak_rss_mb") or 0.0)),
+        )
+        wall = time.monotonic() - t0
+    # Start-up excluded: from the moment the first worker delivered its first result,
+    # extrapolated back by one mean case time.
+    steady = (stamps[-1] - stamps[0]) * n / max(1, n - 1) if len(stamps) > 1 else wall
+    return wall, steady, max(rss)
+
+
+def subprocess_per_case(seed: int, n: int, target: str) -> float:
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i in range(n):
+            p = Path(d) / f"{i}.json"
+            generate(seed, i, target).save(p)
+            paths.append(p)
+        t0 = time.monotonic()
+        for p in paths:
+            subprocess.run([sys.executable, "-m", "fuzz.cli", "run", str(p), "--target", target], capture_output=True)
+        return time.monotonic() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--target", default="tosa-int")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    n, seed, target = args.cases, args.seed, args.target
+
+    c1_wall, c1_steady, rss1 = campaign(seed, n, target, 1)
+    c2_wall, c2_steady, rss2 = campaign(seed, n, target, 2)
+    sp_wall = subprocess_per_case(seed, n, target)
+    bare_wall, bare_steady = bare_loop(seed, n, target)
+
+    def rate(wall: float) -> float:
+        return n / wall
+
+    print(f"{n} cases of seed {seed} on {target}; results/s (wall s)")
+    print(f"  bare warm loop     : {rate(bare_wall):.3f}/s ({bare_wall:.1f}s)   excl. import {rate(bare_steady):.3f}/s")
+    print(f"  campaign 1 worker  : {rate(c1_wall):.3f}/s ({c1_wall:.1f}s)   excl. start-up {rate(c1_steady):.3f}/s")
+    print(f"  campaign 2 workers : {rate(c2_wall):.3f}/s ({c2_wall:.1f}s)   excl. start-up {rate(c2_steady):.3f}/s")
+    print(f"  subprocess per case: {rate(sp_wall):.3f}/s ({sp_wall:.1f}s)")
+    print(f"(a) campaign(1) / bare loop      : {bare_wall / c1_wall:.2f}x  (excl. start-up {bare_steady / c1_steady:.2f}x; goal >= 0.95)")
+    print(f"(b) campaign(2) / campaign(1)    : {c1_wall / c2_wall:.2f}x  (excl. start-up {c1_steady / c2_steady:.2f}x; goal >= 1.8)")
+    print(f"(c) campaign(2) / subprocess/case: {sp_wall / c2_wall:.2f}x  (goal >= 3)")
+    print(f"(d) peak RSS of a case child     : {max(rss1, rss2):.0f} MB  (goal <= 1024)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,394 @@
+"""Campaigns: a directory that is the whole state of a fuzzing run, driven by warm workers.
+
+Layout of a campaign directory::
+
+    campaign.json          seed, targets, limits (written once; a resume must agree)
+    events.jsonl           append-only log, one line per finished (case index, target)
+    buckets/<sig-hash>/    signature.txt, meta.json, first.case.json / .outcome.json,
+                           smallest.case.json / .outcome.json
+    stats.json             derived summary, rewritten after every result
+    workers.log            the workers' stderr for this session (vela chatter, tracebacks)
+
+The log is the source of truth. A result is appended and fsynced *before* its bucket files
+are written, and bucket state is rebuilt from the log on every start. A campaign killed at
+any instant therefore resumes with every logged finding intact; its missing files are
+regenerated from ``(seed, index, target)`` because generation is deterministic. In-flight
+cases were never logged, so they run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from fuzz.case import Case
+from fuzz.fsutil import atomic_write
+from fuzz.generator import generate
+from fuzz.outcome import FAILURES
+
+SCHEMA = 1
+
+
+class CampaignError(RuntimeError):
+    """A campaign directory cannot be used as asked (message names the file and the fix)."""
+
+
+def bucket_id(signature: str) -> str:
+    return hashlib.sha256(signature.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Bucket:
+    signature: str
+    count: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    first: tuple[int, str] = (0, "")
+    smallest: tuple[int, str] = (0, "")
+    smallest_nodes: int = 1 << 30
+    new: bool = False  # first seen in this session
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "signature": self.signature,
+            "count": self.count,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "first": {"index": self.first[0], "target": self.first[1]},
+            "smallest": {"index": self.smallest[0], "target": self.smallest[1], "nodes": self.smallest_nodes},
+        }
+
+
+@dataclass
+class CampaignState:
+    """Everything derived from the event log."""
+
+    done: set[tuple[int, str]] = field(default_factory=set)
+    tally: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    delegated: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    buckets: dict[str, Bucket] = field(default_factory=dict)
+
+    def add(self, ev: dict[str, Any], new: bool = False) -> tuple[Bucket | None, bool, bool]:
+        """Fold one result event in; returns (bucket, is_first, is_smallest)."""
+        key = (ev["index"], ev["target"])
+        self.done.add(key)
+        self.tally[ev["target"]][ev["status"]] += 1
+        if ev.get("delegated_fraction") is not None:
+            self.delegated[ev["target"]].append(ev["delegated_fraction"])
+        if ev["status"] not in FAILURES and ev["status"] != "harness-error":
+            return None, False, False
+        b = self.buckets.get(ev["signature"])
+        first = b is None
+        if first:
+            b = self.buckets[ev["signature"]] = Bucket(ev["signature"], first_seen=ev["t"], first=key, new=new)
+        b.count += 1
+        b.last_seen = ev["t"]
+        smallest = ev["nodes"] < b.smallest_nodes
+        if smallest:
+            b.smallest, b.smallest_nodes = key, ev["nodes"]
+        return b, first, smallest
+
+
+class CampaignDir:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.events_path = root / "events.jsonl"
+        self.config_path = root / "campaign.json"
+
+    def open(self, seed: int, targets: list[str], timeout: float, memory_mb: int) -> dict[str, Any]:
+        """Create the campaign, or check that a resumed one asks for the same cases."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        want = {"schema": SCHEMA, "seed": seed, "targets": targets, "timeout": timeout, "memory_mb": memory_mb}
+        if self.config_path.exists():
+            try:
+                have = json.loads(self.config_path.read_text())
+            except json.JSONDecodeError:
+                raise CampaignError(f"{self.config_path}: corrupt; restore it or start a new campaign directory") from None
+            for k in ("seed", "targets"):
+                if have.get(k) != want[k]:
+                    raise CampaignError(
+                        f"{self.config_path}: campaign has {k}={have.get(k)!r}, asked for {want[k]!r}; "
+                        f"use the same {k} to resume or a new --campaign directory"
+                    )
+            return have
+        atomic_write(self.config_path, json.dumps({**want, "created": time.time()}, indent=2) + "\n")
+        return want
+
+    def load(self) -> CampaignState:
+        """Rebuild state from the log, dropping a torn last line left by a kill mid-write."""
+        state = CampaignState()
+        if not self.events_path.exists():
+            return state
+        raw = self.events_path.read_bytes()
+        good_end = 0
+        for line in raw.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            good_end += len(line)
+            if ev.get("type") == "result" and (ev["index"], ev["target"]) not in state.done:
+                state.add(ev)
+        if good_end != len(raw):
+            with open(self.events_path, "r+b") as f:
+                f.truncate(good_end)
+        return state
+
+    def append(self, ev: dict[str, Any]) -> None:
+        with open(self.events_path, "a") as f:
+            f.write(json.dumps(ev, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def bucket_dir(self, b: Bucket) -> Path:
+        return self.root / "buckets" / bucket_id(b.signature)
+
+    def write_bucket(self, b: Bucket, case: Case | None, outcome: dict | None, first: bool, smallest: bool) -> None:
+        d = self.bucket_dir(b)
+        if first or not (d / "signature.txt").exists():
+            atomic_write(d / "signature.txt", b.signature + "\n")
+        for role, flag in (("first", first), ("smallest", smallest)):
+            if flag and case is not None:
+                atomic_write(d / f"{role}.case.json", case.to_json())
+                if outcome is not None:
+                    atomic_write(d / f"{role}.outcome.json", json.dumps(outcome, indent=2) + "\n")
+        atomic_write(d / "meta.json", json.dumps(b.meta(), indent=2) + "\n")
+
+    def heal(self, state: CampaignState, seed: int) -> None:
+        """Regenerate bucket files a kill left unwritten (the log had them already)."""
+        for b in state.buckets.values():
+            d = self.bucket_dir(b)
+            for role, (index, target) in (("first", b.first), ("smallest", b.smallest)):
+                if not (d / f"{role}.case.json").exists():
+                    atomic_write(d / f"{role}.case.json", generate(seed, index, target).to_json())
+            self.write_bucket(b, None, None, first=False, smallest=False)
+
+    def write_stats(self, state: CampaignState, extra: dict[str, Any]) -> None:
+        stats = {
+            "results": len(state.done),
+            "buckets": len(state.buckets),
+            "per_target": {t: dict(c) for t, c in state.tally.items()},
+            "delegated_mean": {t: round(sum(v) / len(v), 3) for t, v in state.delegated.items() if v},
+            **extra,
+        }
+        atomic_write(self.root / "stats.json", json.dumps(stats, indent=2) + "\n")
+
+
+@dataclass
+class _Worker:
+    proc: subprocess.Popen
+    ready: bool = False
+    job: dict[str, Any] | None = None
+
+
+class WorkerPool:
+    """N ``python -m fuzz.worker`` processes; they die with us (PR_SET_PDEATHSIG)."""
+
+    def __init__(self, n: int, log_path: Path) -> None:
+        self.log = open(log_path, "w")
+        self.sel = selectors.DefaultSelector()
+        self.workers: list[_Worker] = []
+        for _ in range(n):
+            self._spawn()
+
+    def _spawn(self) -> _Worker:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fuzz.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            bufsize=1,
+        )
+        w = _Worker(proc)
+        self.workers.append(w)
+        self.sel.register(proc.stdout, selectors.EVENT_READ, w)
+        return w
+
+    def idle(self) -> list[_Worker]:
+        return [w for w in self.workers if w.ready and w.job is None]
+
+    def busy(self) -> int:
+        return sum(1 for w in self.workers if w.job is not None)
+
+    def send(self, w: _Worker, job: dict[str, Any]) -> None:
+        w.job = job
+        w.proc.stdin.write(json.dumps(job) + "\n")
+        w.proc.stdin.flush()
+
+    def poll(self, timeout: float) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+        """Yield (job, result) for finished jobs; result None when a worker itself died."""
+        for key, _ in self.sel.select(timeout):
+            w: _Worker = key.data
+            line = w.proc.stdout.readline()
+            if not line:  # the worker died: replace it, hand its job back
+                self.sel.unregister(w.proc.stdout)
+                self.workers.remove(w)
+                w.proc.wait()
+                self._spawn()
+                if w.job is not None:
+                    yield w.job, None
+                continue
+            msg = json.loads(line)
+            if msg.get("ready"):
+                w.ready = True
+                continue
+            job, w.job = w.job, None
+            yield job, msg
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w.proc.stdin.close()
+            except OSError:
+                pass
+        for w in self.workers:
+            try:
+                w.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+        self.log.close()
+
+
+def parse_budget(text: str | None) -> float | None:
+    """'2h', '30m', '90s', '1h30m' or plain seconds -> seconds."""
+    if not text:
+        return None
+    total, num = 0.0, ""
+    for ch in text.strip():
+        if ch.isdigit() or ch == ".":
+            num += ch
+        elif ch in "hms" and num:
+            total += float(num) * {"h": 3600, "m": 60, "s": 1}[ch]
+            num = ""
+        else:
+            raise ValueError(f"budget {text!r}: use forms like 2h, 30m, 90s or 1h30m")
+    if num:
+        total += float(num)
+    return total
+
+
+@dataclass
+class CampaignConfig:
+    root: Path
+    seed: int
+    targets: list[str]
+    cases: int | None = None
+    budget: float | None = None
+    workers: int = 2
+    timeout: float = 300.0
+    memory_mb: int = 8192
+    #: Test seam: case index -> fault injected in that case's child (see fuzz.worker).
+    inject: dict[int, str] = field(default_factory=dict)
+
+
+def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], CampaignState], None] | None = None) -> CampaignState:
+    """Run (or resume) a campaign until its case count or time budget is spent."""
+    cdir = CampaignDir(cfg.root)
+    cdir.open(cfg.seed, cfg.targets, cfg.timeout, cfg.memory_mb)
+    state = cdir.load()
+    cdir.heal(state, cfg.seed)
+    t_start = time.monotonic()
+    pending = _pending(cfg, state)
+    requeue: list[tuple[int, str]] = []
+    retries: Counter = Counter()
+    pool = WorkerPool(cfg.workers, cfg.root / "workers.log")
+    exhausted = False
+    try:
+        while True:
+            over_budget = cfg.budget is not None and time.monotonic() - t_start >= cfg.budget
+            for w in pool.idle():
+                if over_budget:
+                    break
+                nxt = requeue.pop() if requeue else next(pending, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                index, target = nxt
+                case = generate(cfg.seed, index, target)
+                pool.send(w, {"job": [index, target], "case": case.to_dict(), "target": target, "timeout": cfg.timeout,
+                              "memory_mb": cfg.memory_mb, "inject": cfg.inject.get(index)})
+            if pool.busy() == 0 and (exhausted or over_budget):
+                break
+            for job, result in pool.poll(0.5):
+                index, target = job["job"]
+                if result is None:  # the worker process died; give the case one more chance
+                    retries[(index, target)] += 1
+                    if retries[(index, target)] <= 1:
+                        requeue.append((index, target))
+                        continue
+                    result = _worker_lost(job)
+                ev = _record(cdir, state, Case.from_dict(job["case"]), index, target, result)
+                if on_result is not None:
+                    on_result(ev, state)
+            cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
+    finally:
+        pool.close()
+    cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
+    return state
+
+
+def _pending(cfg: CampaignConfig, state: CampaignState) -> Iterator[tuple[int, str]]:
+    index = 0
+    while cfg.cases is None or index < cfg.cases:
+        for t in cfg.targets:
+            if (index, t) not in state.done:
+                yield index, t
+        index += 1
+
+
+def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
+    case = Case.from_dict(job["case"])
+    return {
+        "outcome": {
+            "case_id": case.case_id, "target": job["target"], "status": "harness-error", "stage": "",
+            "signature": "harness/worker-died", "message": "the worker process died twice on this case",
+        },
+        "wall": 0.0, "peak_rss_mb": 0.0,
+    }
+
+
+def _record(cdir: CampaignDir, state: CampaignState, case: Case, index: int, target: str, result: dict[str, Any]) -> dict[str, Any]:
+    o = result["outcome"]
+    ev = {
+        "type": "result",
+        "index": index,
+        "target": target,
+        "case_id": o.get("case_id"),
+        "status": o["status"],
+        "signature": o.get("signature", ""),
+        "stage": o.get("stage", ""),
+        "nodes": len(case.nodes),
+        "delegated_fraction": (o.get("delegation") or {}).get("delegated_fraction"),
+        "wall": result.get("wall"),
+        "peak_rss_mb": result.get("peak_rss_mb"),
+        "timings": o.get("timings", {}),
+        "t": time.time(),
+    }
+    cdir.append(ev)  # logged before acted on
+    bucket, first, smallest = state.add(ev, new=True)
+    if bucket is not None:
+        cdir.write_bucket(bucket, case, o, first, smallest)
+    return ev
+
+
+def list_buckets(root: Path) -> list[dict[str, Any]]:
+    """Bucket metadata, newest first (novelty), then by count."""
+    out = []
+    for meta in sorted((root / "buckets").glob("*/meta.json")):
+        try:
+            out.append({"id": meta.parent.name, **json.loads(meta.read_text())})
+        except json.JSONDecodeError:
+            raise CampaignError(f"{meta}: corrupt; delete it and resume the campaign to rebuild it from events.jsonl") from None
+    return sorted(out, key=lambda m: (-m["first_seen"], -m["count"]))

@@ -1,0 +1,69 @@
+"""Terminal views of a campaign: the live progress panel, the summary and bucket tables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from fuzz.campaign import CampaignState
+from fuzz.outcome import FAILURES, STATUSES
+
+#: Columns of the per-target table; the rarer statuses are folded into "other".
+_SHOWN = ("pass", "not-delegated", "crash", "numerics", "timeout", "native-crash")
+
+
+def target_table(state: CampaignState, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("target")
+    for s in _SHOWN:
+        table.add_column(s, justify="right")
+    table.add_column("other", justify="right")
+    table.add_column("fail %", justify="right")
+    table.add_column("delegated", justify="right")
+    for t, c in sorted(state.tally.items()):
+        total = sum(c.values()) or 1
+        other = sum(v for k, v in c.items() if k not in _SHOWN)
+        failed = sum(c.get(k, 0) for k in FAILURES)
+        fr = state.delegated.get(t) or [0.0]
+        table.add_row(
+            t, *[str(c.get(s, 0)) for s in _SHOWN], str(other), f"{100 * failed / total:.0f}%", f"{100 * sum(fr) / len(fr):.0f}%"
+        )
+    return table
+
+
+def progress_view(state: CampaignState, started: float, budget: float | None, session_results: int) -> Group:
+    elapsed = time.monotonic() - started
+    rate = session_results / elapsed if elapsed > 0 else 0.0
+    new = sum(1 for b in state.buckets.values() if b.new)
+    budget_txt = f" / {budget:.0f}s" if budget else ""
+    head = Text(
+        f"{len(state.done)} results ({session_results} this session, {rate:.2f}/s)   "
+        f"buckets: {new} new / {len(state.buckets)} total   elapsed {elapsed:.0f}s{budget_txt}"
+    )
+    return Group(head, target_table(state, "per target"))
+
+
+def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest first)") -> Table:
+    table = Table(title=title)
+    table.add_column("id")
+    table.add_column("count", justify="right")
+    table.add_column("first seen")
+    table.add_column("smallest")
+    table.add_column("signature", overflow="fold")
+    for b in buckets:
+        first = time.strftime("%Y-%m-%d %H:%M", time.localtime(b["first_seen"]))
+        sm = b["smallest"]
+        table.add_row(b["id"], str(b["count"]), first, f"#{sm['index']} {sm['target']} ({sm['nodes']} nodes)", b["signature"])
+    return table
+
+
+def summary_dict(state: CampaignState) -> dict[str, Any]:
+    return {
+        "results": len(state.done),
+        "per_target": {t: {s: c.get(s, 0) for s in STATUSES} for t, c in state.tally.items()},
+        "buckets": [{"signature": b.signature, "count": b.count, "new": b.new} for b in state.buckets.values()],
+    }
