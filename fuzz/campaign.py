@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import selectors
 import subprocess
 import sys
@@ -34,6 +35,9 @@ from fuzz.case import Case
 from fuzz.fsutil import atomic_write
 from fuzz.generator import generate
 from fuzz.outcome import FAILURES
+from fuzz.recipes import derive_seed
+from fuzz.regimes import REGIMES
+from fuzz.targets import TARGETS
 
 SCHEMA = 1
 
@@ -52,8 +56,9 @@ class Bucket:
     count: int = 0
     first_seen: float = 0.0
     last_seen: float = 0.0
-    first: tuple[int, str] = (0, "")
-    smallest: tuple[int, str] = (0, "")
+    #: (case index, target, focus) -- enough to regenerate the case
+    first: tuple[int, str, str | None] = (0, "", None)
+    smallest: tuple[int, str, str | None] = (0, "", None)
     smallest_nodes: int = 1 << 30
     new: bool = False  # first seen in this session
 
@@ -63,8 +68,8 @@ class Bucket:
             "count": self.count,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
-            "first": {"index": self.first[0], "target": self.first[1]},
-            "smallest": {"index": self.smallest[0], "target": self.smallest[1], "nodes": self.smallest_nodes},
+            "first": {"index": self.first[0], "target": self.first[1], "focus": self.first[2]},
+            "smallest": {"index": self.smallest[0], "target": self.smallest[1], "focus": self.smallest[2], "nodes": self.smallest_nodes},
         }
 
 
@@ -76,6 +81,8 @@ class CampaignState:
     tally: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     delegated: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     buckets: dict[str, Bucket] = field(default_factory=dict)
+    #: target -> regime -> number of results that reached it
+    coverage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
     def add(self, ev: dict[str, Any], new: bool = False) -> tuple[Bucket | None, bool, bool]:
         """Fold one result event in; returns (bucket, is_first, is_smallest)."""
@@ -84,17 +91,19 @@ class CampaignState:
         self.tally[ev["target"]][ev["status"]] += 1
         if ev.get("delegated_fraction") is not None:
             self.delegated[ev["target"]].append(ev["delegated_fraction"])
+        self.coverage[ev["target"]].update(ev.get("regimes", []))
         if ev["status"] not in FAILURES and ev["status"] != "harness-error":
             return None, False, False
+        ref = (ev["index"], ev["target"], ev.get("focus"))
         b = self.buckets.get(ev["signature"])
         first = b is None
         if first:
-            b = self.buckets[ev["signature"]] = Bucket(ev["signature"], first_seen=ev["t"], first=key, new=new)
+            b = self.buckets[ev["signature"]] = Bucket(ev["signature"], first_seen=ev["t"], first=ref, new=new)
         b.count += 1
         b.last_seen = ev["t"]
         smallest = ev["nodes"] < b.smallest_nodes
         if smallest:
-            b.smallest, b.smallest_nodes = key, ev["nodes"]
+            b.smallest, b.smallest_nodes = ref, ev["nodes"]
         return b, first, smallest
 
 
@@ -169,9 +178,9 @@ class CampaignDir:
         """Regenerate bucket files a kill left unwritten (the log had them already)."""
         for b in state.buckets.values():
             d = self.bucket_dir(b)
-            for role, (index, target) in (("first", b.first), ("smallest", b.smallest)):
+            for role, (index, target, focus) in (("first", b.first), ("smallest", b.smallest)):
                 if not (d / f"{role}.case.json").exists():
-                    atomic_write(d / f"{role}.case.json", generate(seed, index, target).to_json())
+                    atomic_write(d / f"{role}.case.json", generate(seed, index, target, focus).to_json())
             self.write_bucket(b, None, None, first=False, smallest=False)
 
     def write_stats(self, state: CampaignState, extra: dict[str, Any]) -> None:
@@ -180,6 +189,7 @@ class CampaignDir:
             "buckets": len(state.buckets),
             "per_target": {t: dict(c) for t, c in state.tally.items()},
             "delegated_mean": {t: round(sum(v) / len(v), 3) for t, v in state.delegated.items() if v},
+            "regime_coverage": {t: dict(c) for t, c in state.coverage.items()},
             **extra,
         }
         atomic_write(self.root / "stats.json", json.dumps(stats, indent=2) + "\n")
@@ -291,6 +301,36 @@ class CampaignConfig:
     memory_mb: int = 8192
     #: Test seam: case index -> fault injected in that case's child (see fuzz.worker).
     inject: dict[int, str] = field(default_factory=dict)
+    #: Aim new cases at the regimes this campaign has reached least (coverage feedback).
+    steer: bool = True
+
+
+#: Share of cases aimed at an under-covered regime; the rest stay undirected for diversity.
+STEER_SHARE = 0.7
+
+
+def applicable_regimes(target: str) -> list[str]:
+    """Regimes a target can reach at all (int16 ones need the int16 extension)."""
+    t = TARGETS[target]
+    out = []
+    for r in REGIMES:
+        if r in ("int16-int48-bias", "config-a16w8") and not t.int16:
+            continue
+        if t.forced_activations == "int16" and r in ("config-act-qmin-127", "config-act-qmin-128", "zp-at-qmin-nonact"):
+            continue
+        out.append(r)
+    return out
+
+
+def pick_focus(state: CampaignState, seed: int, index: int, target: str) -> str | None:
+    """The least-covered regime for this target (ties broken by a seeded draw), or None."""
+    rng = random.Random(derive_seed(seed, "focus", index, target))
+    if rng.random() >= STEER_SHARE:
+        return None
+    cov = state.coverage[target]
+    regimes = applicable_regimes(target)
+    least = min(cov.get(r, 0) for r in regimes)
+    return rng.choice([r for r in regimes if cov.get(r, 0) == least])
 
 
 def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], CampaignState], None] | None = None) -> CampaignState:
@@ -316,20 +356,21 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
                     exhausted = True
                     break
                 index, target = nxt
-                case = generate(cfg.seed, index, target)
-                pool.send(w, {"job": [index, target], "case": case.to_dict(), "target": target, "timeout": cfg.timeout,
+                focus = pick_focus(state, cfg.seed, index, target) if cfg.steer else None
+                case = generate(cfg.seed, index, target, focus)
+                pool.send(w, {"job": [index, target, focus], "case": case.to_dict(), "target": target, "timeout": cfg.timeout,
                               "memory_mb": cfg.memory_mb, "inject": cfg.inject.get(index)})
             if pool.busy() == 0 and (exhausted or over_budget):
                 break
             for job, result in pool.poll(0.5):
-                index, target = job["job"]
+                index, target, focus = job["job"]
                 if result is None:  # the worker process died; give the case one more chance
                     retries[(index, target)] += 1
                     if retries[(index, target)] <= 1:
                         requeue.append((index, target))
                         continue
                     result = _worker_lost(job)
-                ev = _record(cdir, state, Case.from_dict(job["case"]), index, target, result)
+                ev = _record(cdir, state, Case.from_dict(job["case"]), index, target, focus, result)
                 if on_result is not None:
                     on_result(ev, state)
             cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
@@ -359,12 +400,16 @@ def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _record(cdir: CampaignDir, state: CampaignState, case: Case, index: int, target: str, result: dict[str, Any]) -> dict[str, Any]:
+def _record(
+    cdir: CampaignDir, state: CampaignState, case: Case, index: int, target: str, focus: str | None, result: dict[str, Any]
+) -> dict[str, Any]:
     o = result["outcome"]
     ev = {
         "type": "result",
         "index": index,
         "target": target,
+        "focus": focus,
+        "regimes": o.get("regimes", []),
         "case_id": o.get("case_id"),
         "status": o["status"],
         "signature": o.get("signature", ""),

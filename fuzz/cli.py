@@ -99,6 +99,7 @@ def fuzz(
     timeout: float = typer.Option(300.0, help="Seconds one case may take on one target."),
     memory_mb: int = typer.Option(8192, help="Address-space limit per case (RLIMIT_AS), MiB."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per result, then a JSON summary."),
+    steer: bool = typer.Option(True, help="Aim cases at the regimes covered least so far (coverage feedback)."),
     inject: list[str] = typer.Option([], hidden=True, help="Test seam: INDEX=segfault|hang|oom|abort."),
 ) -> None:
     """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
@@ -111,7 +112,13 @@ def fuzz(
         parse_budget,
         run_campaign,
     )
-    from fuzz.report import bucket_table, progress_view, summary_dict, target_table
+    from fuzz.report import (
+        bucket_table,
+        coverage_table,
+        progress_view,
+        summary_dict,
+        target_table,
+    )
 
     names = _targets_or_exit(targets)
     if cases is None and budget is None:
@@ -124,7 +131,7 @@ def fuzz(
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     root = campaign or Path("campaigns") / f"seed-{seed}"
-    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults)
+    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer)
     started = time.monotonic()
     session = {"n": 0}
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
@@ -150,6 +157,7 @@ def fuzz(
         print(json.dumps({"summary": summary_dict(state)}), flush=True)
     else:
         console.print(target_table(state, f"campaign {root} ({time.monotonic() - started:.0f}s this session)"))
+        console.print(coverage_table(state))
         if state.buckets:
             console.print(bucket_table(list_buckets(root)))
     harness = sum(c["harness-error"] for c in state.tally.values())

@@ -107,7 +107,7 @@ def calibration_seeds(case: Case) -> list[list[tuple[str, dict, int]]]:
     """Per sample, per input: (input name, recipe, seed)."""
     n = case.calibration.get("samples", 1)
     return [
-        [(t.name, recipes.calibration_recipe(case.calibration, t.name), recipes.derive_seed(case.seed, "calib", t.name, s)) for t in case.inputs]
+        [(t.name, recipes.calibration_recipe(case.calibration, t.name, s), recipes.derive_seed(case.seed, "calib", t.name, s)) for t in case.inputs]
         for s in range(n)
     ]
 

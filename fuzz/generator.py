@@ -1,92 +1,82 @@
-"""Random valid cases: small DAGs built op by op from the registry's samplers.
+"""Random valid cases: motifs and random ops, with adversarial weights, data and configs.
 
-Deterministic: ``generate(campaign_seed, index, target)`` is the same case on every machine,
-so a campaign is reproducible from its seed and a case index names a case forever.
+Deterministic: ``generate(seed, index, target, focus)`` is the same case on every machine,
+so a campaign is reproducible from its seed and the focus it logged for each case. ``focus``
+names a regime (fuzz.regimes.REGIMES) to aim at; the campaign picks it from coverage
+feedback. Without a focus, each adversarial recipe family still appears at random.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from fuzz import recipes
 from fuzz.case import Case, Node, QuantConfig, TensorSpec
 from fuzz.errors import CaseError
-from fuzz.ops import Shape, all_ops, get_op
+from fuzz.ops import all_ops, get_op
+from fuzz.patterns import MOTIFS, GraphBuilder
 from fuzz.targets import TARGETS
 
-#: Relative frequency of each op; conv/relu/cat/linear are the mission's focus.
+#: Relative frequency of each op when growing a graph at random.
 OP_WEIGHTS = {
-    "conv2d": 6,
-    "relu": 4,
-    "cat": 3,
-    "linear": 2,
-    "relu6": 1,
-    "hardtanh": 1,
-    "clamp": 2,
-    "add": 2,
-    "mul": 1,
-    "avg_pool2d": 1,
-    "max_pool2d": 1,
-    "sigmoid": 1,
-    "tanh": 1,
-    "mean_hw": 1,
-    "flatten": 1,
-    "reshape": 1,
+    "conv2d": 6, "relu": 4, "cat": 3, "linear": 2, "relu6": 1, "hardtanh": 1, "clamp": 2, "add": 2, "mul": 1,
+    "avg_pool2d": 1, "max_pool2d": 1, "sigmoid": 1, "tanh": 1, "mean_hw": 1, "flatten": 1, "reshape": 1,
 }
-MAX_NODES = 7
+MAX_NODES = 8
+
+#: Motif that best sets up each regime when the campaign asks for it.
+_FOCUS_MOTIF = {
+    "act-nonfuseable": "conv_act_cat_sibling",
+    "shared-domain-mismatch": "conv_act_cat_sibling",
+    "clamp-inside-range": "conv_act_cat_sibling",
+    "int16-int48-bias": "linear_chain",
+    "weight-zero-channel": "pool_between_convs",
+    "weight-channel-spread": "act_two_consumers",
+}
 
 
-def generate(seed: int, index: int, target: str = "tosa-int") -> Case:
-    """Case number ``index`` of the campaign seeded ``seed``."""
-    rng = random.Random(recipes.derive_seed(seed, "case", index))
+def generate(seed: int, index: int, target: str = "tosa-int", focus: str | None = None) -> Case:
+    """Case number ``index`` of the campaign seeded ``seed`` (aimed at ``focus`` if given)."""
+    rng = random.Random(recipes.derive_seed(seed, "case", index, focus or ""))
     for _ in range(50):
-        case = _attempt(rng, target)
+        case = _attempt(rng, target, focus)
         if case is not None:
             return case
-    raise RuntimeError(f"generator found no valid case for seed={seed} index={index}")  # never seen in practice
+    raise RuntimeError(f"generator found no valid case for seed={seed} index={index} focus={focus}")
 
 
-def _attempt(rng: random.Random, target: str) -> Case | None:
-    inputs = [_input(rng, i) for i in range(rng.choice([1, 1, 1, 2, 2, 3]))]
-    avail: dict[str, Shape] = {t.name: tuple(t.shape) for t in inputs}
-    nodes: list[Node] = []
-    names = list(OP_WEIGHTS)
-    weights = [OP_WEIGHTS[n] for n in names]
-    known = all_ops()
-    for _ in range(rng.randint(1, MAX_NODES) * 2):
-        if len(nodes) >= MAX_NODES:
-            break
-        op = known[rng.choices(names, weights)[0]]
-        sampled = op.sample(rng, avail)
-        if sampled is None:
-            continue
-        nid = f"{op.name}_{len(nodes)}"
-        try:
-            shape = op.check("", [avail[i] for i in sampled.inputs], sampled.params)
-        except CaseError:
-            continue
-        nodes.append(Node(nid, op.name, list(sampled.inputs), dict(sampled.params), sampled.spelling))
-        avail[nid] = tuple(shape)
-    if not nodes:
+def _attempt(rng: random.Random, target: str, focus: str | None) -> Case | None:
+    b = GraphBuilder(rng)
+    motif = _FOCUS_MOTIF.get(focus or "") or (rng.choice(list(MOTIFS)) if rng.random() < 0.5 else None)
+    if motif:
+        MOTIFS[motif](b)
+        if rng.random() < 0.2:  # compose a second motif beside the first
+            MOTIFS[rng.choice(list(MOTIFS))](b)
+    else:
+        for _ in range(rng.choice([1, 1, 2, 2, 3])):
+            _random_input(b)
+    _grow(b, rng.randint(0 if motif else 1, 3 if motif else MAX_NODES))
+    if not b.nodes:
         return None
-    used = {i for n in nodes for i in n.inputs}
-    sinks = [n.id for n in nodes if n.id not in used]
-    outputs = sinks[-3:]
-    _demote_illegal_inplace(nodes, inputs, outputs)
-    inputs = [t for t in inputs if t.name in used]
+    used = {i for n in b.nodes for i in n.inputs}
+    outputs = [n.id for n in b.nodes if n.id not in used][-3:]
+    nodes = _live(b.nodes, outputs)
+    _demote_illegal_inplace(nodes, b.inputs, outputs)
+    inputs = [t for t in b.inputs if t.name in used]
     if not inputs:
         return None
+    quant = _quant(rng, target, focus)
     case = Case(
         inputs=inputs,
-        nodes=_live(nodes, outputs),
+        nodes=nodes,
         outputs=outputs,
-        weights={"default": dict(recipes.DEFAULT_WEIGHTS), "nodes": {}},
-        calibration=_calibration(rng, inputs),
-        quant=_quant(rng, target),
+        weights=_weights(rng, nodes, focus),
+        calibration=_calibration(rng, inputs, nodes, focus),
+        quant=quant,
         target=target,
         seed=rng.randrange(2**31),
-    )
-    case = case.with_target(target)
+    ).with_target(target)
     try:
         case.validate()
     except CaseError:
@@ -94,13 +84,28 @@ def _attempt(rng: random.Random, target: str) -> Case | None:
     return case
 
 
-def _input(rng: random.Random, i: int) -> TensorSpec:
-    if rng.random() < 0.12:
-        return TensorSpec(f"in{i}", [1, rng.choice([4, 8, 16, 32])])
-    c = rng.choice([1, 2, 3, 4, 4, 8])
-    h = rng.choice([4, 6, 8, 8, 12, 16])
-    w = h if rng.random() < 0.8 else rng.choice([4, 5, 8, 16])
-    return TensorSpec(f"in{i}", [1, c, h, w])
+def _random_input(b: GraphBuilder) -> None:
+    r = b.rng
+    if r.random() < 0.12:
+        b.new_input([1, r.choice([4, 8, 16, 32])])
+        return
+    h = r.choice([4, 6, 8, 8, 12, 16])
+    b.new_input([1, r.choice([1, 2, 3, 4, 4, 8]), h, h if r.random() < 0.8 else r.choice([4, 5, 8, 16])])
+
+
+def _grow(b: GraphBuilder, steps: int) -> None:
+    """Add random ops, preferring recent tensors so graphs get deep, not only wide."""
+    names = list(OP_WEIGHTS)
+    weights = [OP_WEIGHTS[n] for n in names]
+    ops = all_ops()
+    for _ in range(steps * 3):
+        if steps <= 0 or len(b.nodes) >= MAX_NODES:
+            break
+        op = ops[b.rng.choices(names, weights)[0]]
+        recent = dict(list(b.shapes.items())[-4:]) if b.rng.random() < 0.6 else dict(b.shapes)
+        sampled = op.sample(b.rng, recent)
+        if sampled is not None and b.add(op.name, sampled.inputs, sampled.params, sampled.spelling):
+            steps -= 1
 
 
 def _live(nodes: list[Node], outputs: list[str]) -> list[Node]:
@@ -129,29 +134,105 @@ def _demote_illegal_inplace(nodes: list[Node], inputs: list[TensorSpec], outputs
                 n.spelling = next(s for s in op.spellings if s not in op.inplace_spellings and op.spelling_ok(s, n.params))
 
 
-def _calibration(rng: random.Random, inputs: list[TensorSpec]) -> dict:
-    per_input = {}
-    for t in inputs:
-        kind = rng.choice(["rand", "rand", "randn", "signed"])
-        if kind == "rand":
-            per_input[t.name] = dict(recipes.DEFAULT_CALIBRATION)
-        elif kind == "randn":
-            per_input[t.name] = {"kind": "normal", "mean": 0.0, "std": 1.0}
+# -- adversarial recipes -----------------------------------------------------------------
+
+#: Calibration families and the regimes they tend to produce.
+_CALIB_FOR_FOCUS = {
+    "scale-at-min": "constant",
+    "scale-huge": "spikes",
+    "zp-at-qmax": "negative",
+    "zp-at-qmin-nonact": "positive",
+    "shared-domain-mismatch": "shifted",
+    "act-nonfuseable": "shifted",
+}
+
+
+def _calib_recipe(rng: random.Random, family: str) -> dict[str, Any]:
+    if family == "positive":
+        return {"kind": "uniform", "low": 0.0, "high": rng.choice([0.5, 1.0, 4.0])}
+    if family == "signed":
+        return {"kind": "uniform", "low": -1.0, "high": 1.0}
+    if family == "normal":
+        return {"kind": "normal", "mean": 0.0, "std": rng.choice([0.5, 1.0, 3.0])}
+    if family == "shifted":  # mostly positive with a small negative tail: seed 000's y
+        s = rng.choice([0.02, 0.065, 0.1, 0.25, 0.5])
+        return {"kind": "uniform", "low": -s, "high": 1.0 - s}
+    if family == "negative":
+        return {"kind": "uniform", "low": -1.0, "high": -0.01}
+    if family == "constant":
+        return {"kind": "constant", "value": rng.choice([0.0, 0.0, 0.5, -0.25])}
+    if family == "sparse":
+        return {"kind": "sparse", "density": rng.choice([0.01, 0.05, 0.2]), "low": -1.0, "high": 1.0}
+    if family == "heavy_tailed":
+        return {"kind": "heavy_tailed", "scale": 0.1, "clip": rng.choice([10.0, 100.0, 1000.0])}
+    if family == "spikes":
+        return {"kind": "spikes", "low": 0.0, "high": 1.0, "spike": rng.choice([50.0, 200.0, 1000.0]), "density": 0.01}
+    raise ValueError(family)
+
+
+_FAMILIES = ["positive", "positive", "signed", "normal", "shifted", "negative", "constant", "sparse", "heavy_tailed", "spikes"]
+
+
+def _calibration(rng: random.Random, inputs: list[TensorSpec], nodes: list[Node], focus: str | None) -> dict:
+    samples = rng.choice([1, 2, 3])
+    per_input: dict[str, Any] = {}
+    wanted = _CALIB_FOR_FOCUS.get(focus or "")
+    for idx, t in enumerate(inputs):
+        # The focused family goes on the last input: in a motif that is the cat sibling.
+        family = wanted if wanted and idx == len(inputs) - 1 else rng.choice(_FAMILIES)
+        if rng.random() < 0.15 and samples > 1:  # differs per sample
+            per_input[t.name] = [_calib_recipe(rng, rng.choice(_FAMILIES)) for _ in range(samples)]
         else:
-            per_input[t.name] = {"kind": "uniform", "low": -1.0, "high": 1.0}
-    return {"samples": rng.choice([1, 2, 3]), "inputs": per_input}
+            per_input[t.name] = _calib_recipe(rng, family)
+    return {"samples": samples, "inputs": per_input}
 
 
-def _quant(rng: random.Random, target: str) -> QuantConfig:
+def _weights(rng: random.Random, nodes: list[Node], focus: str | None) -> dict:
+    per_node: dict[str, Any] = {}
+    weighted = [n for n in nodes if get_op(n.op).has_weights]
+    for n in weighted:
+        modify = focus in ("weight-zero-channel", "weight-channel-spread") or rng.random() < 0.3
+        if not modify:
+            continue
+        channels = n.params.get("out_channels", n.params.get("out_features", 1))
+        r: dict[str, Any] = dict(recipes.DEFAULT_WEIGHTS)
+        kind = {"weight-zero-channel": "zero", "weight-channel-spread": "spread"}.get(focus or "") or rng.choice(
+            ["zero", "tiny", "huge", "spread", "negative"]
+        )
+        pick = [rng.randrange(channels)]
+        if kind == "zero":
+            r["zero_channels"] = pick
+        elif kind == "tiny":
+            r["tiny_channels"] = pick
+        elif kind == "huge":
+            r["huge_channels"] = pick
+        elif kind == "spread":
+            r["spread"] = rng.choice([100.0, 1000.0, 1e4])
+        else:
+            r["negative"] = True
+        per_node[n.id] = r
+    return {"default": dict(recipes.DEFAULT_WEIGHTS), "nodes": per_node}
+
+
+def _quant(rng: random.Random, target: str, focus: str | None) -> QuantConfig:
     # Draw every choice whatever the target, so one (seed, index) is the same graph and data
     # on every target and the targets are each other's control cases.
-    wants_int16 = rng.random() < 0.25
+    wants_int16 = rng.random() < 0.25 or focus in ("int16-int48-bias", "config-a16w8")
+    per_channel = rng.random() < 0.7 or focus in ("weight-zero-channel", "weight-channel-spread")
+    qmin = rng.choice([-128, -128, -127])
+    wants_a8w4 = rng.random() < 0.1 or focus == "config-a8w4"
+    if focus == "config-act-qmin-127":
+        qmin = -127
+    elif focus == "config-act-qmin-128":
+        qmin = -128
+    if focus == "config-per-tensor-weights":
+        per_channel = False
+    wq = rng.choice([-127, -127, -128])
     return QuantConfig(
-        per_channel=rng.random() < 0.7,
+        per_channel=per_channel,
         activations="int16" if wants_int16 and TARGETS[target].int16 else "int8",
-        act_qmin=rng.choice([-128, -128, -127]),
+        act_qmin=qmin,
         act_qmax=127,
-        weight_qmin=rng.choice([-127, -127, -128]),
-        weight_qmax=127,
+        weight_qmin=-7 if wants_a8w4 else wq,
+        weight_qmax=7 if wants_a8w4 else 127,
     )
-

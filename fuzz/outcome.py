@@ -41,6 +41,9 @@ class Outcome:
     evidence: list[str] = field(default_factory=list)
     #: Activation output qparams per case node (raw, for reports and the regime observer).
     qparams: dict[str, Any] = field(default_factory=dict)
+    #: Quantization regimes the case reached (fuzz.regimes.REGIMES) and why.
+    regimes: list[str] = field(default_factory=list)
+    regime_evidence: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from fuzz import compat, oracle, qparams
+from fuzz import compat, oracle, qparams, regimes
 from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
@@ -171,6 +171,8 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     example = samples[0]
     with stage("export"):
         exported = torch.export.export(model, example).module(check_guards=False)
+    # Natural ranges before prepare_pt2e, which rewrites the graph it is given.
+    ranges = regimes.float_ranges(exported, samples, source.line_to_node)
     with stage("quantize"):
         spec = compat.compile_spec(t)
         prepared = a.prepare_pt2e(exported, compat.quantizer(t, spec, case.quant))
@@ -180,6 +182,9 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
         converted = a.convert_pt2e(prepared)
     outcome.qparams = qparams.output_qparams(converted, source.line_to_node)
     outcome.evidence = qparams.activation_evidence(case.nodes, outcome.qparams)
+    facts = regimes.extract_facts(converted, source.line_to_node)
+    facts.float_ranges = ranges
+    outcome.regimes, outcome.regime_evidence = regimes.classify(case, facts)
     out_qparams = qparams.graph_output_qparams(converted)
     with stage("export-quantized"):
         exported_q = torch.export.export(converted, example)

@@ -35,6 +35,20 @@ def target_table(state: CampaignState, title: str) -> Table:
     return table
 
 
+def coverage_table(state: CampaignState) -> Table:
+    """Regime x target: how many results reached each regime (blank: never)."""
+    from fuzz.regimes import REGIMES
+
+    targets = sorted(state.coverage)
+    table = Table(title="regime coverage (results that reached each regime)")
+    table.add_column("regime")
+    for t in targets:
+        table.add_column(t, justify="right")
+    for r in REGIMES:
+        table.add_row(r, *[str(state.coverage[t].get(r, "")) for t in targets])
+    return table
+
+
 def progress_view(state: CampaignState, started: float, budget: float | None, session_results: int) -> Group:
     elapsed = time.monotonic() - started
     rate = session_results / elapsed if elapsed > 0 else 0.0
@@ -66,4 +80,5 @@ def summary_dict(state: CampaignState) -> dict[str, Any]:
         "results": len(state.done),
         "per_target": {t: {s: c.get(s, 0) for s in STATUSES} for t, c in state.tally.items()},
         "buckets": [{"signature": b.signature, "count": b.count, "new": b.new} for b in state.buckets.values()],
+        "regime_coverage": {t: dict(c) for t, c in state.coverage.items()},
     }

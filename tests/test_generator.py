@@ -9,13 +9,19 @@ from hypothesis import strategies as st
 from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.generator import generate
+from fuzz.regimes import REGIMES
 from fuzz.targets import TARGETS
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31), index=st.integers(0, 10_000), target=st.sampled_from(sorted(TARGETS)))
-def test_every_generated_case_is_valid_and_runs_in_eager(seed, index, target):
-    case = generate(seed, index, target)
+@given(
+    seed=st.integers(0, 2**31),
+    index=st.integers(0, 10_000),
+    target=st.sampled_from(sorted(TARGETS)),
+    focus=st.sampled_from([None, *REGIMES]),
+)
+def test_every_generated_case_is_valid_and_runs_in_eager(seed, index, target, focus):
+    case = generate(seed, index, target, focus)
     again = Case.from_json(case.to_json())
     assert again == case
     model, _ = build_model(case)

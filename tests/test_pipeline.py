@@ -29,6 +29,9 @@ def test_seed_model_lowers_without_crash_and_reports_the_nonfuseable_relu(seed_c
         # The seed's calibration drives the relu's output zero-point to -111, away from qmin -127.
         assert o.qparams["relu"]["zp"] == -111 and o.qparams["relu"]["qmin"] == -127
         assert any("zp=-111" in e and "not fuseable" in e for e in o.evidence)
+        # The regime observer classifies the seed as the non-fuseable relu regime, reached
+        # through the cat's shared domain.
+        assert {"act-nonfuseable", "shared-domain-mismatch", "config-act-qmin-127"} <= set(o.regimes)
     if TARGETS[target].executes:
         (report,) = o.numerics
         assert report["quantized"] and report["elements"] == 4 * 16 * 16
