@@ -205,7 +205,8 @@ class _Worker:
 class WorkerPool:
     """N ``python -m fuzz.worker`` processes; they die with us (PR_SET_PDEATHSIG)."""
 
-    def __init__(self, n: int, log_path: Path) -> None:
+    def __init__(self, n: int, log_path: Path, warm_targets: list[str]) -> None:
+        self.warm_targets = warm_targets
         self.log = open(log_path, "w")
         self.sel = selectors.DefaultSelector()
         self.workers: list[_Worker] = []
@@ -214,7 +215,7 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fuzz.worker"],
+            [sys.executable, "-m", "fuzz.worker", *self.warm_targets],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -343,7 +344,7 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
     pending = _pending(cfg, state)
     requeue: list[tuple[int, str]] = []
     retries: Counter = Counter()
-    pool = WorkerPool(cfg.workers, cfg.root / "workers.log")
+    pool = WorkerPool(cfg.workers, cfg.root / "workers.log", cfg.targets)
     exhausted = False
     try:
         while True:
@@ -370,10 +371,10 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
                         requeue.append((index, target))
                         continue
                     result = _worker_lost(job)
-                ev = _record(cdir, state, Case.from_dict(job["case"]), index, target, focus, result)
+                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result)
+                cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
                 if on_result is not None:
                     on_result(ev, state)
-            cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
     finally:
         pool.close()
     cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
@@ -401,11 +402,13 @@ def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(
-    cdir: CampaignDir, state: CampaignState, case: Case, index: int, target: str, focus: str | None, result: dict[str, Any]
+    cdir: CampaignDir, state: CampaignState, case: Case, seed: int, index: int, target: str, focus: str | None,
+    result: dict[str, Any],
 ) -> dict[str, Any]:
     o = result["outcome"]
     ev = {
         "type": "result",
+        "seed": seed,
         "index": index,
         "target": target,
         "focus": focus,

@@ -75,3 +75,14 @@ def test_static_check_accepts_dequantized_delegate_output():
 def test_static_check_flags_integer_program_output():
     gm = _delegate_graph(lambda g, item: item)
     assert "program output" in oracle.static_program_errors(gm)[0]
+
+
+def test_exact_one_lsb_difference_with_float32_residue_is_within_tolerance():
+    """Regression: (got - ref) / scale in float gave 1.0000023 and flagged an exact 1-LSB."""
+    scale = 0.0006976
+    codes = torch.arange(-20, 20, dtype=torch.float32)
+    ref = (codes * scale).float()
+    got = ((codes + (codes % 5 == 0).float()) * scale).float()  # some elements one code up
+    q = {"scale": scale, "zp": 0, "qmin": -128, "qmax": 127, "dtype": "int8"}
+    r = oracle.compare_outputs([[ref]], [[got]], [q], ["out"])[0]
+    assert r["max_lsb"] == 1.0 and r["symptom"] is None
