@@ -178,5 +178,62 @@ def buckets(campaign: Path = typer.Argument(..., help="A campaign directory.")) 
     Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(bucket_table(rows))
 
 
+corpus_app = typer.Typer(help="Manage the replayed corpus.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+
+@corpus_app.command("add")
+def corpus_add(
+    bucket: Path = typer.Argument(..., help="A campaign bucket directory (campaigns/X/buckets/<id>)."),
+    corpus: Path = typer.Option(Path("corpus"), help="The corpus directory."),
+) -> None:
+    """Promote a bucket's smallest case into the corpus with its signature as expected."""
+    from fuzz.compat import versions
+    from fuzz.corpus import add_from_bucket
+
+    try:
+        dest = add_from_bucket(bucket, corpus, versions()["executorch"])
+    except CaseError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    print(dest)
+
+
+@app.command()
+def replay(
+    corpus: Path = typer.Argument(Path("corpus"), help="The corpus directory."),
+    workers: int = typer.Option(os.cpu_count() or 1, help="Warm worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the classification as JSON."),
+    markdown: Optional[Path] = typer.Option(None, help="Also write a Markdown summary here."),
+    record: bool = typer.Option(False, help="Record this release's outcomes into expected.json (after a review)."),
+) -> None:
+    """Replay the corpus; exit 1 if any case regressed, changed or errored."""
+    import tempfile
+
+    from fuzz import corpus as corpus_mod
+    from fuzz.compat import versions
+
+    try:
+        entries = corpus_mod.load_corpus(corpus)
+    except CaseError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    release = versions()["executorch"]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = corpus_mod.replay(entries, release, workers, Path(tmp) / "workers.log")
+    if record:
+        for e, r in zip(entries, rows):
+            corpus_mod.record(e, release, r["outcome"])
+    table_rows = [{k: v for k, v in r.items() if k != "outcome"} for r in rows]
+    if markdown:
+        markdown.write_text(corpus_mod.markdown_summary(table_rows, release))
+    if as_json:
+        print(json.dumps({"release": release, "cases": table_rows}, indent=2))
+    else:
+        print(corpus_mod.markdown_summary(table_rows, release))
+    bad = [r for r in rows if r["verdict"] in corpus_mod.FAILING]
+    raise typer.Exit(1 if bad and not record else 0)
+
+
 if __name__ == "__main__":
     app()
