@@ -226,6 +226,11 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     if bad:
         first = bad[0]
         op = next(n.op for n in case.nodes if n.id == first["output"])
+        if op in qparams.FUSEABLE_ACTIVATIONS and first["output"] in outcome.qparams:
+            # A fused and a non-fuseable activation are different code paths (seed 000):
+            # keep their numerics failures in different buckets.
+            q = outcome.qparams[first["output"]]
+            op += "(fuseable)" if q["zp"] == q["qmin"] else "(nonfuseable)"
         outcome.status = "numerics"
         outcome.stage = "compare"
         outcome.signature = numerics_signature(t.name, first["symptom"], op)

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from fuzz.errors import CaseError
+
 #: PyTorch-like small weights; the seed report used uniform(-0.1, 0.1).
 DEFAULT_WEIGHTS = {"kind": "uniform", "low": -0.1, "high": 0.1}
 #: torch.rand: what most hand-written repros calibrate with.
@@ -89,8 +91,6 @@ def apply_channel_modifiers(t: torch.Tensor, recipe: dict[str, Any]) -> torch.Te
 
 
 def check_recipe(where: str, recipe: Any, weights: bool = False) -> None:
-    from fuzz.errors import CaseError
-
     if not isinstance(recipe, dict) or recipe.get("kind") not in DISTRIBUTIONS:
         raise CaseError(f"{where}recipe must be an object with kind in {sorted(DISTRIBUTIONS)}, got {recipe!r}")
     names = DISTRIBUTIONS[recipe["kind"]]
@@ -114,8 +114,6 @@ def check_recipe(where: str, recipe: Any, weights: bool = False) -> None:
 
 
 def _check_modifiers(where: str, recipe: dict[str, Any]) -> None:
-    from fuzz.errors import CaseError
-
     for key in ("zero_channels", "tiny_channels", "huge_channels"):
         v = recipe.get(key, [])
         if not isinstance(v, list) or any(isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < 4096 for c in v):
@@ -128,8 +126,6 @@ def _check_modifiers(where: str, recipe: dict[str, Any]) -> None:
 
 
 def check_weights(where: str, weights: Any, weighted_nodes: set[str]) -> None:
-    from fuzz.errors import CaseError
-
     if not isinstance(weights, dict) or set(weights) - {"default", "nodes"}:
         raise CaseError(f"{where}weights must be an object with 'default' and 'nodes'")
     check_recipe(f"{where}weights.default: ", weights.get("default"), weights=True)
@@ -143,8 +139,6 @@ def check_weights(where: str, weights: Any, weighted_nodes: set[str]) -> None:
 
 
 def check_calibration(where: str, calib: Any, input_names: list[str]) -> None:
-    from fuzz.errors import CaseError
-
     if not isinstance(calib, dict) or set(calib) - {"samples", "inputs"}:
         raise CaseError(f"{where}calibration must be an object with 'samples' and 'inputs'")
     n = calib.get("samples", 1)

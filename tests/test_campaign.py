@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.campaign import CampaignConfig, CampaignDir, CampaignError, parse_budget, run_campaign
+from fuzz.campaign import (
+    CampaignConfig,
+    CampaignDir,
+    CampaignError,
+    parse_budget,
+    run_campaign,
+)
 
 pytestmark = pytest.mark.pipeline
 TARGETS = ["tosa-int", "tosa-int-fp"]

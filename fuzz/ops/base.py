@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from fuzz.errors import CaseError
 
@@ -104,6 +104,19 @@ class OpSpec:
 
     def sample_params(self, rng: random.Random, shape: Shape) -> dict[str, Any] | None:
         return {}
+
+    def first_valid(self, shape: Shape, propose: Callable[[], dict[str, Any] | None], tries: int = 20) -> dict[str, Any] | None:
+        """Draw params from ``propose`` until this op's shape rule accepts them on ``shape``."""
+        for _ in range(tries):
+            params = propose()
+            if params is None:
+                continue
+            try:
+                self.infer("", [shape], params)
+            except CaseError:
+                continue
+            return params
+        return None
 
     # -- emission ----------------------------------------------------------------------
     def emit_init(self, params: dict[str, Any], spelling: str, in_shapes: Sequence[Shape]) -> str | None:

@@ -80,44 +80,39 @@ class Conv2d(OpSpec):
         return len(shape) == 4
 
     def sample_params(self, rng: random.Random, shape: Shape) -> dict[str, Any] | None:
-        _, cin, h, w = shape
-        for _ in range(20):
+        cin = shape[1]
+
+        def propose() -> dict[str, Any] | None:
             kind = rng.choices(["plain", "depthwise", "grouped"], [6, 2, 1])[0]
             if kind == "depthwise":
                 groups, cout = cin, cin * rng.choice([1, 1, 2])
             elif kind == "grouped":
                 divisors = [g for g in range(2, cin + 1) if cin % g == 0]
                 if not divisors:
-                    continue
+                    return None
                 groups = rng.choice(divisors)
                 cout = groups * rng.randint(1, 3)
             else:
                 groups, cout = 1, rng.choice([1, 2, 3, 4, 4, 8, 8, 16])
-            kernel = rng.choice([1, 1, 3, 3, 3, 2, 5, [1, 3], [3, 1], [2, 3]])
             stride = rng.choice([1, 1, 1, 2, 2, 3, [1, 2]])
-            dilation = rng.choice([1, 1, 1, 1, 2])
             padding = rng.choice([0, 0, 1, 1, 2, [0, 1], [1, 0], "same", "valid"])
             if padding == "same" and stride != 1:
                 padding = 1
             mode = "zeros"
             if not isinstance(padding, str) and padding != 0 and rng.random() < 0.1:
                 mode = rng.choice(_PAD_MODES[1:])
-            params = {
+            return {
                 "out_channels": cout,
-                "kernel_size": kernel,
+                "kernel_size": rng.choice([1, 1, 3, 3, 3, 2, 5, [1, 3], [3, 1], [2, 3]]),
                 "stride": stride,
                 "padding": padding,
-                "dilation": dilation,
+                "dilation": rng.choice([1, 1, 1, 1, 2]),
                 "groups": groups,
                 "bias": rng.random() < 0.85,
                 "padding_mode": mode,
             }
-            try:
-                self.infer("", [shape], params)
-            except CaseError:
-                continue
-            return params
-        return None
+
+        return self.first_valid(shape, propose)
 
     def emit_init(self, params: dict[str, Any], spelling: str, in_shapes: Sequence[Shape]) -> str | None:
         cin = in_shapes[0][1]
