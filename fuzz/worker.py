@@ -16,6 +16,7 @@ process to its parent: when the campaign dies, its workers and their children di
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -83,6 +84,11 @@ def main() -> None:
 
     compat.arm()  # the expensive import, paid once per worker
     warm_up([t for t in sys.argv[1:] if t])
+    # Move everything imported so far out of the collector's view: otherwise the first gc
+    # pass in each child writes to every inherited object header, and copy-on-write then
+    # copies most of the warm parent's ~700 MB heap into every child.
+    gc.collect()
+    gc.freeze()
     proto.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     for line in sys.stdin:
         if not line.strip():

@@ -32,7 +32,7 @@ def test_fuzz_runs_a_campaign_and_buckets_lists_it(tmp_path):
     assert res.exit_code == 0, res.stdout
     assert f"campaign {camp}" in res.stdout and "tosa-int" in res.stdout
     events = [json.loads(x) for x in (camp / "events.jsonl").read_text().splitlines()]
-    assert [(e["index"], e["target"]) for e in events] == [(0, "tosa-int"), (1, "tosa-int")] or len(events) == 2
+    assert sorted((e["index"], e["target"]) for e in events) == [(0, "tosa-int"), (1, "tosa-int")]
     stats = json.loads((camp / "stats.json").read_text())
     assert stats["results"] == 2
     listed = runner.invoke(app, ["buckets", str(camp)])
