@@ -14,14 +14,13 @@ included, and also with start-up excluded. Run it on an idle machine.
 from __future__ import annotations
 
 import argparse
-import logging
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
+from fuzz import quiet_backend
 from fuzz.campaign import CampaignConfig, run_campaign
 from fuzz.generator import generate
 
@@ -79,8 +78,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--target", default="tosa-int")
     args = ap.parse_args()
-    warnings.filterwarnings("ignore")
-    logging.disable(logging.WARNING)
+    quiet_backend()
     n, seed, target = args.cases, args.seed, args.target
 
     c1_wall, c1_steady, rss1 = campaign(seed, n, target, 1)

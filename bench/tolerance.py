@@ -10,10 +10,9 @@ executorch, and update the comment on MAX_ERROR_LSB / BIAS_LSB with what it prin
 from __future__ import annotations
 
 import argparse
-import logging
-import warnings
 from collections import Counter
 
+from fuzz import quiet_backend
 from fuzz.generator import generate
 from fuzz.pipeline import run_case
 
@@ -24,8 +23,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--targets", default="tosa-int,tosa-int-fp,tosa-int16")
     args = ap.parse_args()
-    warnings.filterwarnings("ignore")
-    logging.disable(logging.WARNING)
+    quiet_backend()
     max_hist: Counter = Counter()
     rows = []
     for i in range(args.cases):

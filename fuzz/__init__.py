@@ -6,3 +6,14 @@ The package is layered so the parent process never has to import executorch:
 """
 
 __version__ = "0.1.0"
+
+
+def quiet_backend() -> None:
+    """executorch and torch warn on every lowering; keep terminals and logs readable."""
+    import logging
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")

@@ -31,6 +31,7 @@ from typing import Any
 from fuzz import recipes
 from fuzz.errors import CaseError
 from fuzz.ops import MAX_ELEMENTS, Shape, check_spelling, get_op
+from fuzz.ops.base import numel
 
 SCHEMA_VERSION = 1
 
@@ -193,7 +194,7 @@ class Case:
                 isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096 for d in t.shape
             ):
                 raise CaseError(f"{where}input {t.name!r} shape must be 1-5 positive ints, got {t.shape!r}")
-            if _numel(t.shape) > MAX_ELEMENTS:
+            if numel(t.shape) > MAX_ELEMENTS:
                 raise CaseError(f"{where}input {t.name!r} shape {t.shape} exceeds {MAX_ELEMENTS} elements")
             shapes[t.name] = tuple(t.shape)
         uses: dict[str, int] = {}
@@ -263,9 +264,3 @@ class Case:
         if not (-128 <= q.weight_qmin < 0 < q.weight_qmax <= 127):
             raise CaseError(f"{where}quant weight range [{q.weight_qmin}, {q.weight_qmax}] must lie in [-128, 127] around 0")
 
-
-def _numel(shape: list[int]) -> int:
-    out = 1
-    for d in shape:
-        out *= d
-    return out

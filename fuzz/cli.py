@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from fuzz import quiet_backend
 from fuzz.case import Case
 from fuzz.errors import CaseError
 from fuzz.outcome import Outcome
@@ -29,16 +30,6 @@ def _targets_or_exit(spec: str | None) -> list[str]:
         raise typer.Exit(2) from None
 
 
-def _quiet_backend() -> None:
-    """executorch and torch log warnings for every lowering; keep the terminal readable."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    logging.disable(logging.WARNING)
-    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
-
-
 @app.command()
 def run(
     case_file: Path = typer.Argument(..., help="A case JSON file."),
@@ -52,7 +43,7 @@ def run(
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     targets = _targets_or_exit(target) if target else [case.target]
-    _quiet_backend()
+    quiet_backend()
     from fuzz.pipeline import run_case
 
     failed = False

@@ -180,10 +180,10 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
             for s in samples:
                 prepared(*s)
         converted = a.convert_pt2e(prepared)
-    outcome.qparams = qparams.output_qparams(converted, source.line_to_node)
-    outcome.evidence = qparams.activation_evidence(case.nodes, outcome.qparams)
     facts = regimes.extract_facts(converted, source.line_to_node)
     facts.float_ranges = ranges
+    outcome.qparams = facts.tensors
+    outcome.evidence = qparams.activation_evidence(case.nodes, outcome.qparams)
     outcome.regimes, outcome.regime_evidence = regimes.classify(case, facts)
     out_qparams = qparams.graph_output_qparams(converted)
     with stage("export-quantized"):

@@ -1,9 +1,9 @@
 """Read the qparams the quantizer chose, mapped back to case nodes.
 
 After ``convert_pt2e`` every quantized tensor is ``quantize_per_tensor(producer, scale, zp,
-qmin, qmax, dtype)``. We map each producer back to the case node whose source line created
-it (export keeps the stack trace of the generated model), so evidence reads in the case's
-own names: "relu output qparams: scale=0.00393, zp=-111; qmin=-127 -> not fuseable".
+qmin, qmax, dtype)``. ``origin`` maps each producer back to the case node whose source line
+created it (export keeps the stack trace of the generated model; fuzz.regimes collects the
+facts), so evidence reads in the case's own names: "relu output qparams: scale=0.00393, zp=-111; qmin=-127 -> not fuseable".
 """
 
 from __future__ import annotations
@@ -30,28 +30,18 @@ def origin(fx_node: torch.fx.Node, line_to_node: dict[int, str]) -> str | None:
     return None
 
 
-def _is_quantize(node: torch.fx.Node) -> bool:
-    return node.op == "call_function" and "quantize_per_tensor" in str(node.target) and "dequantize" not in str(node.target)
-
-
 def _is_dequantize(node: torch.fx.Node) -> bool:
     return node.op == "call_function" and "dequantize_per_tensor" in str(node.target)
 
 
-def _qp(node: torch.fx.Node) -> dict[str, Any]:
+def node_qparams(node: torch.fx.Node) -> dict[str, Any]:
+    """qparams of a per-tensor quantize/dequantize node as plain data."""
     scale, zp, qmin, qmax, dtype = node.args[1:6]
     return {"scale": float(scale), "zp": int(zp), "qmin": int(qmin), "qmax": int(qmax), "dtype": str(dtype).replace("torch.", "")}
 
 
-def output_qparams(gm: torch.fx.GraphModule, line_to_node: dict[int, str]) -> dict[str, dict[str, Any]]:
-    """qparams of the quantize node on each case node's output (first one wins)."""
-    out: dict[str, dict[str, Any]] = {}
-    for n in gm.graph.nodes:
-        if _is_quantize(n) and isinstance(n.args[0], torch.fx.Node):
-            nid = origin(n.args[0], line_to_node)
-            if nid is not None and nid not in out:
-                out[nid] = _qp(n)
-    return out
+def is_quantize(node: torch.fx.Node) -> bool:
+    return node.op == "call_function" and "quantize_per_tensor" in str(node.target) and "dequantize" not in str(node.target)
 
 
 def graph_output_qparams(gm: torch.fx.GraphModule) -> list[dict[str, Any] | None]:
@@ -59,7 +49,7 @@ def graph_output_qparams(gm: torch.fx.GraphModule) -> list[dict[str, Any] | None
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     outs = out_node.args[0]
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    return [_qp(o) if isinstance(o, torch.fx.Node) and _is_dequantize(o) else None for o in outs]
+    return [node_qparams(o) if isinstance(o, torch.fx.Node) and _is_dequantize(o) else None for o in outs]
 
 
 def activation_evidence(case_nodes: list[Any], qparams: dict[str, dict[str, Any]]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from fuzz.qparams import FUSEABLE_ACTIVATIONS, origin
+from fuzz.qparams import FUSEABLE_ACTIVATIONS, is_quantize, node_qparams, origin
 
 #: Regime name -> what it means. Order is the report order.
 REGIMES: dict[str, str] = {
@@ -67,13 +67,11 @@ def extract_facts(gm: torch.fx.GraphModule, line_to_node: dict[int, str]) -> Fac
     facts = Facts()
     for n in gm.graph.nodes:
         t = _target(n)
-        if "quantize_per_tensor" in t and "dequantize" not in t:
+        if is_quantize(n):
             src = n.args[0]
             key = src.name if src.op == "placeholder" else origin(src, line_to_node)
             if key is not None and key not in facts.tensors:
-                scale, zp, qmin, qmax, dtype = n.args[1:6]
-                facts.tensors[key] = {"scale": float(scale), "zp": int(zp), "qmin": int(qmin), "qmax": int(qmax),
-                                      "dtype": str(dtype).replace("torch.", "")}
+                facts.tensors[key] = node_qparams(n)
         elif "dequantize_per_channel" in t or ("dequantize_per_tensor" in t and n.args[0].op == "get_attr"):
             if n.args[0].op != "get_attr":
                 continue

@@ -16,7 +16,6 @@ process to its parent: when the campaign dies, its workers and their children di
 from __future__ import annotations
 
 import ctypes
-import gc
 import json
 import os
 import resource
@@ -25,6 +24,8 @@ import signal
 import sys
 import time
 from typing import Any
+
+from fuzz import quiet_backend
 
 #: Default per-case address-space limit. A forked child of a warm worker maps about 3 GB of
 #: virtual memory before it allocates anything (torch + executorch + vela libraries).
@@ -76,7 +77,7 @@ def main() -> None:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    _quiet()
+    quiet_backend()
     import torch
 
     torch.set_num_threads(1)
@@ -84,25 +85,12 @@ def main() -> None:
 
     compat.arm()  # the expensive import, paid once per worker
     warm_up([t for t in sys.argv[1:] if t])
-    # Move everything imported so far out of the collector's view: otherwise the first gc
-    # pass in each child writes to every inherited object header, and copy-on-write then
-    # copies most of the warm parent's ~700 MB heap into every child.
-    gc.collect()
-    gc.freeze()
     proto.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
         job = json.loads(line)
         proto.write(json.dumps(run_job(job)) + "\n")
-
-
-def _quiet() -> None:
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    logging.disable(logging.WARNING)
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
