@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 from fuzz.case import Case
 from fuzz.fsutil import atomic_write
 from fuzz.generator import generate
-from fuzz.outcome import FAILURES
+from fuzz.outcome import FAILURES, Outcome
 from fuzz.recipes import derive_seed
 from fuzz.regimes import REGIMES
 from fuzz.targets import TARGETS
@@ -391,14 +391,8 @@ def _pending(cfg: CampaignConfig, state: CampaignState) -> Iterator[tuple[int, s
 
 
 def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
-    case = Case.from_dict(job["case"])
-    return {
-        "outcome": {
-            "case_id": case.case_id, "target": job["target"], "status": "harness-error", "stage": "",
-            "signature": "harness/worker-died", "message": "the worker process died twice on this case",
-        },
-        "wall": 0.0, "peak_rss_mb": 0.0,
-    }
+    outcome = Outcome.worker_died(Case.from_dict(job["case"]).case_id, job["target"])
+    return {"outcome": outcome.to_dict(), "wall": 0.0, "peak_rss_mb": 0.0}
 
 
 def _record(

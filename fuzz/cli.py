@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -22,12 +22,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fuzz the Exe
 err = Console(stderr=True, soft_wrap=True)  # soft_wrap: one-line errors stay one line
 
 
+def _usage_error(message: object) -> NoReturn:
+    """One-line error on stderr, exit code 2 (bad input, nothing ran)."""
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
 def _targets_or_exit(spec: str | None) -> list[str]:
     try:
         return parse_targets(spec)
     except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        _usage_error(e)
 
 
 @app.command()
@@ -40,8 +45,7 @@ def run(
     try:
         case = Case.load(case_file)
     except CaseError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        _usage_error(e)
     targets = _targets_or_exit(target) if target else [case.target]
     quiet_backend()
     from fuzz.pipeline import run_case
@@ -113,14 +117,12 @@ def fuzz(
 
     names = _targets_or_exit(targets)
     if cases is None and budget is None:
-        err.print("[red]error:[/red] give --cases N or --budget DURATION (or both)")
-        raise typer.Exit(2)
+        _usage_error("give --cases N or --budget DURATION (or both)")
     try:
         seconds = parse_budget(budget)
         faults = {int(k): v for k, v in (item.split("=", 1) for item in inject)}
     except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        _usage_error(e)
     root = campaign or Path("campaigns") / f"seed-{seed}"
     cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer)
     started = time.monotonic()
@@ -142,8 +144,7 @@ def fuzz(
 
                 state = run_campaign(cfg, on_live)
     except CampaignError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        _usage_error(e)
     if as_json:
         print(json.dumps({"summary": summary_dict(state)}), flush=True)
     else:
@@ -164,8 +165,7 @@ def buckets(campaign: Path = typer.Argument(..., help="A campaign directory.")) 
     try:
         rows = list_buckets(campaign)
     except CampaignError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        _usage_error(e)
     Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(bucket_table(rows))
 
 
@@ -185,8 +185,7 @@ def corpus_add(
     try:
         dest = add_from_bucket(bucket, corpus, versions()["executorch"])
     except CaseError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        _usage_error(e)
     print(dest)
 
 
@@ -207,8 +206,7 @@ def replay(
     try:
         entries = corpus_mod.load_corpus(corpus)
     except CaseError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        _usage_error(e)
     release = versions()["executorch"]
     with tempfile.TemporaryDirectory() as tmp:
         rows = corpus_mod.replay(entries, release, workers, Path(tmp) / "workers.log")

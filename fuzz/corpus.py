@@ -114,6 +114,7 @@ def replay(entries: list[Entry], release: str, workers: int, log_path: Path, tim
     targets = sorted({e.case.target for e in entries})
     pool = WorkerPool(max(1, min(workers, len(entries))), log_path, targets)
     todo = list(entries)
+    by_id = {e.id: e for e in entries}
     rows: dict[str, dict[str, Any]] = {}
     try:
         while todo or pool.busy():
@@ -123,11 +124,8 @@ def replay(entries: list[Entry], release: str, workers: int, log_path: Path, tim
                 e = todo.pop(0)
                 pool.send(w, {"job": e.id, "case": e.case.to_dict(), "target": e.case.target, "timeout": timeout})
             for job, result in pool.poll(0.5):
-                e = next(x for x in entries if x.id == job["job"])
-                if result is None:  # the worker itself died: armfuzz's problem
-                    o = Outcome(e.case.case_id, e.case.target, "harness-error", signature="harness/worker-died")
-                else:
-                    o = Outcome.from_dict(result["outcome"])
+                e = by_id[job["job"]]
+                o = Outcome.worker_died(e.case.case_id, e.case.target) if result is None else Outcome.from_dict(result["outcome"])
                 exp = e.expected.get(release)
                 rows[e.id] = {"id": e.id, "target": e.case.target, "expected": exp, "observed": observed(o),
                               "verdict": classify(exp, o), "outcome": o}

@@ -39,7 +39,7 @@ class Outcome:
     delegation: dict[str, Any] = field(default_factory=dict)
     #: Human-readable qparams facts (e.g. non-fuseable activation zero-points).
     evidence: list[str] = field(default_factory=list)
-    #: Activation output qparams per case node (raw, for reports and the regime observer).
+    #: qparams of every quantized tensor, keyed by case node id or graph input name.
     qparams: dict[str, Any] = field(default_factory=dict)
     #: Quantization regimes the case reached (fuzz.regimes.REGIMES) and why.
     regimes: list[str] = field(default_factory=list)
@@ -56,3 +56,9 @@ class Outcome:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Outcome":
         return cls(**d)
+
+    @classmethod
+    def worker_died(cls, case_id: str, target: str) -> "Outcome":
+        """The worker process itself (not the case's child) died: armfuzz's problem."""
+        return cls(case_id, target, "harness-error", signature="harness/worker-died",
+                   message="the worker process died while running this case")
