@@ -22,9 +22,6 @@ import hashlib
 import json
 import os
 import random
-import selectors
-import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -35,6 +32,7 @@ from fuzz.case import Case
 from fuzz.fsutil import atomic_write
 from fuzz.generator import generate
 from fuzz.outcome import FAILURES, Outcome
+from fuzz.pool import WorkerPool
 from fuzz.recipes import derive_seed
 from fuzz.regimes import REGIMES
 from fuzz.targets import TARGETS
@@ -193,83 +191,6 @@ class CampaignDir:
             **extra,
         }
         atomic_write(self.root / "stats.json", json.dumps(stats, indent=2) + "\n")
-
-
-@dataclass
-class _Worker:
-    proc: subprocess.Popen
-    ready: bool = False
-    job: dict[str, Any] | None = None
-
-
-class WorkerPool:
-    """N ``python -m fuzz.worker`` processes; they die with us (PR_SET_PDEATHSIG)."""
-
-    def __init__(self, n: int, log_path: Path, warm_targets: list[str]) -> None:
-        self.warm_targets = warm_targets
-        self.log = open(log_path, "w")
-        self.sel = selectors.DefaultSelector()
-        self.workers: list[_Worker] = []
-        for _ in range(n):
-            self._spawn()
-
-    def _spawn(self) -> _Worker:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fuzz.worker", *self.warm_targets],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            bufsize=1,
-        )
-        w = _Worker(proc)
-        self.workers.append(w)
-        self.sel.register(proc.stdout, selectors.EVENT_READ, w)
-        return w
-
-    def idle(self) -> list[_Worker]:
-        return [w for w in self.workers if w.ready and w.job is None]
-
-    def busy(self) -> int:
-        return sum(1 for w in self.workers if w.job is not None)
-
-    def send(self, w: _Worker, job: dict[str, Any]) -> None:
-        w.job = job
-        w.proc.stdin.write(json.dumps(job) + "\n")
-        w.proc.stdin.flush()
-
-    def poll(self, timeout: float) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
-        """Yield (job, result) for finished jobs; result None when a worker itself died."""
-        for key, _ in self.sel.select(timeout):
-            w: _Worker = key.data
-            line = w.proc.stdout.readline()
-            if not line:  # the worker died: replace it, hand its job back
-                self.sel.unregister(w.proc.stdout)
-                self.workers.remove(w)
-                w.proc.wait()
-                self._spawn()
-                if w.job is not None:
-                    yield w.job, None
-                continue
-            msg = json.loads(line)
-            if msg.get("ready"):
-                w.ready = True
-                continue
-            job, w.job = w.job, None
-            yield job, msg
-
-    def close(self) -> None:
-        for w in self.workers:
-            try:
-                w.proc.stdin.close()
-            except OSError:
-                pass
-        for w in self.workers:
-            try:
-                w.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-        self.log.close()
 
 
 def parse_budget(text: str | None) -> float | None:

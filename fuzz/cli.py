@@ -196,20 +196,22 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="Print the classification as JSON."),
     markdown: Optional[Path] = typer.Option(None, help="Also write a Markdown summary here."),
     record: bool = typer.Option(False, help="Record this release's outcomes into expected.json (after a review)."),
+    release: Optional[str] = typer.Option(None, help="Replay on this executorch release (see 'armfuzz env add'). Default: the installed one."),
 ) -> None:
     """Replay the corpus; exit 1 if any case regressed, changed or errored."""
     import tempfile
 
     from fuzz import corpus as corpus_mod
-    from fuzz.compat import versions
+    from fuzz import envs
 
     try:
         entries = corpus_mod.load_corpus(corpus)
+        release = release or envs.installed_version()
+        python = envs.python_for(release)
     except CaseError as e:
         _usage_error(e)
-    release = versions()["executorch"]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = corpus_mod.replay(entries, release, workers, Path(tmp) / "workers.log")
+        rows = corpus_mod.replay(entries, release, workers, Path(tmp) / "workers.log", python=python)
     if record:
         for e, r in zip(entries, rows):
             corpus_mod.record(e, release, r["outcome"])
@@ -222,6 +224,74 @@ def replay(
         print(corpus_mod.markdown_summary(table_rows, release))
     bad = [r for r in rows if r["verdict"] in corpus_mod.FAILING]
     raise typer.Exit(1 if bad and not record else 0)
+
+
+env_app = typer.Typer(help="Venvs for other executorch releases (the version matrix).", no_args_is_help=True)
+app.add_typer(env_app, name="env")
+
+
+@env_app.command("add")
+def env_add(
+    releases: list[str] = typer.Argument(..., help="executorch release(s), e.g. 1.2.0"),
+    force: bool = typer.Option(False, help="Rebuild even if a ready venv is cached."),
+) -> None:
+    """Create and cache a venv per release (2-5 min each), with pins that work on this machine."""
+    from fuzz import envs
+
+    for v in releases:
+        try:
+            envs.release(v)
+        except CaseError as e:
+            _usage_error(e)
+    for v in releases:
+        t0 = time.monotonic()
+        try:
+            rec = envs.add(v, log=lambda line: err.print(line, markup=False, highlight=False), force=force)
+        except RuntimeError as e:
+            err.print(f"[red]error:[/red] executorch {v}: {e}")
+            raise typer.Exit(1)
+        print(f"executorch {v}: ready in {envs.env_dir(v)} ({time.monotonic() - t0:.0f}s; built in {rec['install_seconds']}s)")
+
+
+@env_app.command("list")
+def env_list() -> None:
+    """Releases in the matrix and whether each can run here now."""
+    from fuzz import envs
+
+    here = envs.installed_version()
+    ready = set(envs.available())
+    for v, rel in envs.RELEASES.items():
+        state = "installed (this venv)" if v == here else ("ready: " + str(envs.env_dir(v)) if v in ready else "not created: armfuzz env add " + v)
+        notes = "" if rel.serializes else " [no to_executorch: runs the edge program]"
+        print(f"{v:8} {state}{notes}")
+
+
+@app.command()
+def bisect(
+    case_file: Path = typer.Argument(..., help="A case JSON file, or a corpus entry directory."),
+    signature: Optional[str] = typer.Option(None, help="The bug to track. Default: the failure on the oldest failing release."),
+    releases: Optional[str] = typer.Option(None, help="Comma list of releases. Default: every runnable one (armfuzz env list)."),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the table here (for the bug report)."),
+) -> None:
+    """Run a case on every executorch release here; print the affected releases and the first fixed one."""
+    from fuzz import envs, matrix
+
+    path = case_file / "case.json" if case_file.is_dir() else case_file
+    try:
+        case = Case.load(path)
+        chosen = [v.strip() for v in releases.split(",")] if releases else envs.available()
+        for v in chosen:
+            envs.python_for(v)
+    except CaseError as e:
+        _usage_error(e)
+    result = matrix.bisect(case, chosen, signature,
+                           on_release=lambda r, o: err.print(f"executorch {r}: {o.signature or o.status}", markup=False))
+    text = result.markdown()
+    print(f"bug: {result.signature}\n")
+    print(text)
+    print("affected releases: " + (", ".join(result.affected()) or "none"))
+    if markdown:
+        markdown.write_text(text)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,42 @@ from fuzz.errors import ToolMissing
 from fuzz.targets import Target
 
 
+class RemovedOverload:
+    """Stands for an aten overload that the installed torch no longer has.
+
+    executorch 1.1-1.3 list ``aten.transpose.Dimname`` in op tables built at import time;
+    torch 2.13 removed that overload. This sentinel is never the target of a graph node, so
+    the tables import unchanged and behave as if the overload were absent.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<removed overload {self.name}>"
+
+
+def restore_removed_overloads() -> None:
+    import torch
+
+    packet = torch.ops.aten.transpose
+    if not hasattr(packet, "Dimname"):
+        packet.Dimname = RemovedOverload("aten.transpose.Dimname")
+
+
+def release() -> Any:
+    """The version-matrix entry of the executorch installed here (None when unlisted)."""
+    from fuzz import envs
+
+    return envs.RELEASES.get(envs.installed_version())
+
+
 @lru_cache(maxsize=1)
 def arm() -> SimpleNamespace:
     """Import the Arm backend once and hand back the symbols armfuzz uses."""
+    rel = release()
+    if rel is not None and rel.needs_dimname_placeholder:
+        restore_removed_overloads()
     from executorch.backends.arm import ethosu, vgf
     from executorch.backends.arm.quantizer import arm_quantizer as aq
     from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec
@@ -138,9 +171,23 @@ class ReferenceModelRun:
         self.statuses: list[str] = []
         outer = self
 
+        serializes = (release() is None) or release().serializes
+
         class _Dispatch(runner_utils.TosaReferenceModelDispatch):
             def _tosa_dispatch(self, lowered_backend_module, inputs):  # noqa: N802 - upstream name
                 return outer._run_delegate(lowered_backend_module, inputs)
+
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                if serializes:
+                    return super().__torch_function__(func, types, args, kwargs)
+                # Unserializable releases run the edge program: functional Q/DQ ops, whose
+                # ``.out`` overloads upstream's dispatch names do not exist there.
+                import torch
+
+                if func is torch._higher_order_ops.executorch_call_delegate:
+                    self.ran_tosa_dispatch = True
+                    return self._tosa_dispatch(args[0], args[1:])
+                return func(*args, **(kwargs or {}))
 
         self.dispatch = _Dispatch()
 

@@ -107,28 +107,21 @@ def markdown_summary(rows: list[dict[str, Any]], release: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replay(entries: list[Entry], release: str, workers: int, log_path: Path, timeout: float = 300.0) -> list[dict[str, Any]]:
+def replay(entries: list[Entry], release: str, workers: int, log_path: Path, timeout: float = 300.0,
+           python: str | None = None) -> list[dict[str, Any]]:
     """Run every entry on warm workers (in parallel) and classify it against ``release``."""
-    from fuzz.campaign import WorkerPool
+    from fuzz.pool import WorkerPool, run_cases
 
     targets = sorted({e.case.target for e in entries})
-    pool = WorkerPool(max(1, min(workers, len(entries))), log_path, targets)
-    todo = list(entries)
+    pool = WorkerPool(max(1, min(workers, len(entries))), log_path, targets, python)
     by_id = {e.id: e for e in entries}
     rows: dict[str, dict[str, Any]] = {}
     try:
-        while todo or pool.busy():
-            for w in pool.idle():
-                if not todo:
-                    break
-                e = todo.pop(0)
-                pool.send(w, {"job": e.id, "case": e.case.to_dict(), "target": e.case.target, "timeout": timeout})
-            for job, result in pool.poll(0.5):
-                e = by_id[job["job"]]
-                o = Outcome.worker_died(e.case.case_id, e.case.target) if result is None else Outcome.from_dict(result["outcome"])
-                exp = e.expected.get(release)
-                rows[e.id] = {"id": e.id, "target": e.case.target, "expected": exp, "observed": observed(o),
-                              "verdict": classify(exp, o), "outcome": o}
+        for key, o in run_cases(pool, [(e.id, e.case) for e in entries], timeout):
+            e = by_id[key]
+            exp = e.expected.get(release)
+            rows[e.id] = {"id": e.id, "target": e.case.target, "expected": exp, "observed": observed(o),
+                          "verdict": classify(exp, o), "outcome": o}
     finally:
         pool.close()
     return [rows[e.id] for e in entries]

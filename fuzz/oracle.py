@@ -62,29 +62,35 @@ def compare_outputs(
             rep["symptom"] = "nonfinite" if nonfinite else None
             reports.append(rep)
             continue
-        # Both outputs come out of a dequantize, so they sit on the quantization grid: compare
-        # integer codes. Float division leaves 1.0000023-style residue that would trip a
-        # 1-LSB tolerance on an exact 1-LSB difference.
-        got_codes = torch.round(got / q["scale"]) + q["zp"]
-        ref_codes = torch.round(ref / q["scale"]) + q["zp"]
-        err = got_codes - ref_codes
-        out_of_range = int(((got_codes < q["qmin"]) | (got_codes > q["qmax"])).sum())
-        rep.update(
-            quantized=True,
-            scale=q["scale"],
-            zp=q["zp"],
-            qmin=q["qmin"],
-            qmax=q["qmax"],
-            dtype=q.get("dtype", "int8"),
-            max_lsb=float(err.abs().max()) if err.numel() else 0.0,
-            mean_lsb=float(err.mean()) if err.numel() else 0.0,
-            mismatched=int((err != 0).sum()),
-            out_of_range=out_of_range,
-            nonfinite=nonfinite,
-        )
+        rep.update(lsb_report(ref, got, q))
         rep["symptom"] = judge(rep)
         reports.append(rep)
     return reports
+
+
+def lsb_report(ref: torch.Tensor, got: torch.Tensor, q: dict[str, Any]) -> dict[str, Any]:
+    """Error of a lowered output against the reference, in integer codes of its output scale.
+
+    Both outputs come out of a dequantize, so they sit on the quantization grid: comparing
+    integer codes avoids the 1.0000023-style residue of float division, which would trip a
+    1-LSB tolerance on an exact 1-LSB difference. (Carried verbatim into rendered repros.)
+    """
+    got_codes = torch.round(got / q["scale"]) + q["zp"]
+    ref_codes = torch.round(ref / q["scale"]) + q["zp"]
+    err = got_codes - ref_codes
+    return {
+        "quantized": True,
+        "scale": q["scale"],
+        "zp": q["zp"],
+        "qmin": q["qmin"],
+        "qmax": q["qmax"],
+        "dtype": q.get("dtype", "int8"),
+        "max_lsb": float(err.abs().max()) if err.numel() else 0.0,
+        "mean_lsb": float(err.mean()) if err.numel() else 0.0,
+        "mismatched": int((err != 0).sum()),
+        "out_of_range": int(((got_codes < q["qmin"]) | (got_codes > q["qmax"])).sum()),
+        "nonfinite": int((~torch.isfinite(got)).sum()),
+    }
 
 
 def judge(rep: dict[str, Any]) -> str | None:

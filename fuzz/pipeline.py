@@ -29,6 +29,7 @@ from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
 from fuzz.outcome import Outcome
 from fuzz.signature import (
+    activation_label,
     crash_signature,
     locate,
     numerics_signature,
@@ -195,8 +196,14 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     lowered_gm = edge.exported_program().graph_module
     outcome.delegation = oracle.delegation_stats(lowered_gm)
     static_errors = oracle.static_program_errors(lowered_gm)
-    with stage("serialize"):
-        program = edge.to_executorch()
+    rel = compat.release()
+    if rel is None or rel.serializes:
+        with stage("serialize"):
+            program = edge.to_executorch()
+    else:
+        # Releases whose quantized AOT kernels do not load beside torch 2.13 (fuzz.envs) cannot
+        # serialize; the edge program runs the same delegates with functional Q/DQ ops.
+        program = edge
     if static_errors:
         outcome.status = "invalid-program"
         outcome.stage = "lower"
@@ -226,11 +233,7 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     if bad:
         first = bad[0]
         op = next(n.op for n in case.nodes if n.id == first["output"])
-        if op in qparams.FUSEABLE_ACTIVATIONS and first["output"] in outcome.qparams:
-            # A fused and a non-fuseable activation are different code paths (seed 000):
-            # keep their numerics failures in different buckets.
-            q = outcome.qparams[first["output"]]
-            op += "(fuseable)" if q["zp"] == q["qmin"] else "(nonfuseable)"
+        op = activation_label(op, outcome.qparams.get(first["output"]))
         outcome.status = "numerics"
         outcome.stage = "compare"
         outcome.signature = numerics_signature(t.name, first["symptom"], op)

@@ -50,32 +50,55 @@ def numerics_signature(target: str, symptom: str, output_op: str) -> str:
 
 
 def locate(tb: TracebackType | None) -> tuple[str, str | None]:
-    """(where, refined stage) for an exception's traceback.
+    """(where, refined stage) for an exception's traceback (see :func:`locate_frames`)."""
+    return locate_frames(frames_of(tb))
 
-    ``where`` is the innermost executorch ``...Pass`` class on the stack (the pass that was
+
+def frames_of(tb: TracebackType | None) -> list[tuple[str, str, str]]:
+    """(filename, function, class of ``self`` or '') per frame, outermost first.
+
+    Rendered repros print the same triples for the verifier, so a crash is located the same
+    way in a worker and in a fresh process.
+    """
+    out = []
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        out.append((tb.tb_frame.f_code.co_filename, tb.tb_frame.f_code.co_name, type(obj).__name__ if obj is not None else ""))
+        tb = tb.tb_next
+    return out
+
+
+def locate_frames(frames: list[tuple[str, str, str]]) -> tuple[str, str | None]:
+    """``where`` is the innermost executorch ``...Pass`` class on the stack (the pass that was
     running), else the innermost Arm backend function, else the innermost executorch/torch
     function. The stage is refined to ``compile`` when vela or model-converter raised.
     """
-    frames = traceback.extract_tb(tb) if tb else []
-    objs = _frame_selves(tb)
     tool = None
-    for fs in frames:
-        if "arm_vela" in fs.filename or "/ethosu/vela/" in fs.filename or "/vela/" in fs.filename:
+    for filename, _, _ in frames:
+        if "arm_vela" in filename or "/ethosu/vela/" in filename or "/vela/" in filename:
             tool = "vela"
-        elif "model_converter" in fs.filename:
+        elif "model_converter" in filename:
             tool = "model-converter"
-    for (fs, obj) in reversed(list(zip(frames, objs))):
-        name = type(obj).__name__ if obj is not None else ""
-        if name.endswith("Pass") and "executorch" in fs.filename:
-            return name, "compile" if tool else None
+    for filename, _, cls in reversed(frames):
+        if cls.endswith("Pass") and "executorch" in filename:
+            return cls, "compile" if tool else None
     if tool:
-        inner = frames[-1]
-        return f"{tool}:{inner.name}", "compile"
+        return f"{tool}:{frames[-1][1]}", "compile"
     for key in ("executorch/backends/arm", "executorch", "torchao", "torch"):
-        for fs in reversed(frames):
-            if key in fs.filename:
-                return f"{Path(fs.filename).stem}.{fs.name}", None
-    return (frames[-1].name if frames else ""), None
+        for filename, name, _ in reversed(frames):
+            if key in filename:
+                return f"{Path(filename).stem}.{name}", None
+    return (frames[-1][1] if frames else ""), None
+
+
+def activation_label(op: str, q: dict | None) -> str:
+    """``relu(fuseable)`` / ``relu(nonfuseable)`` for the activations whose fusion depends on
+    zp == qmin (seed 000): the fused and the unfused paths are different bugs."""
+    from fuzz.qparams import FUSEABLE_ACTIVATIONS
+
+    if op in FUSEABLE_ACTIVATIONS and q is not None:
+        return op + ("(fuseable)" if q["zp"] == q["qmin"] else "(nonfuseable)")
+    return op
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -96,11 +119,3 @@ def raised_in_harness(tb: TracebackType | None) -> bool:
     """True when the innermost frame is armfuzz's own code: our bug, not executorch's."""
     frames = traceback.extract_tb(tb) if tb else []
     return bool(frames) and frames[-1].filename.startswith(_FUZZ_DIR)
-
-
-def _frame_selves(tb: TracebackType | None) -> list[object | None]:
-    out = []
-    while tb is not None:
-        out.append(tb.tb_frame.f_locals.get("self"))
-        tb = tb.tb_next
-    return out

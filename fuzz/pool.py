@@ -1,0 +1,132 @@
+"""A pool of warm workers (``python -m fuzz.worker``) and a way to run a list of cases on it.
+
+Campaigns, the reducer, corpus replay and bisection all run cases here, so each gets the
+same isolation (fork per case, timeouts, memory limits) and the same parallelism. The
+interpreter is a parameter: a pool on another executorch release's venv (fuzz.envs) speaks
+the same protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from fuzz.case import Case
+from fuzz.envs import worker_env
+from fuzz.outcome import Outcome
+
+
+@dataclass
+class _Worker:
+    proc: subprocess.Popen
+    ready: bool = False
+    job: dict[str, Any] | None = None
+
+
+class WorkerPool:
+    """N ``python -m fuzz.worker`` processes; they die with us (PR_SET_PDEATHSIG)."""
+
+    def __init__(self, n: int, log_path: Path, warm_targets: list[str], python: str | None = None) -> None:
+        self.warm_targets = warm_targets
+        #: The interpreter of the executorch release to run on (fuzz.envs); ours by default.
+        self.python = python or sys.executable
+        self.log = open(log_path, "w")
+        self.sel = selectors.DefaultSelector()
+        self.workers: list[_Worker] = []
+        for _ in range(n):
+            self._spawn()
+
+    def _spawn(self) -> _Worker:
+        proc = subprocess.Popen(
+            [self.python, "-m", "fuzz.worker", *self.warm_targets],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            bufsize=1,
+            env=None if self.python == sys.executable else worker_env(),
+        )
+        w = _Worker(proc)
+        self.workers.append(w)
+        self.sel.register(proc.stdout, selectors.EVENT_READ, w)
+        return w
+
+    def idle(self) -> list[_Worker]:
+        return [w for w in self.workers if w.ready and w.job is None]
+
+    def busy(self) -> int:
+        return sum(1 for w in self.workers if w.job is not None)
+
+    def send(self, w: _Worker, job: dict[str, Any]) -> None:
+        w.job = job
+        w.proc.stdin.write(json.dumps(job) + "\n")
+        w.proc.stdin.flush()
+
+    def poll(self, timeout: float) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+        """Yield (job, result) for finished jobs; result None when a worker itself died."""
+        for key, _ in self.sel.select(timeout):
+            w: _Worker = key.data
+            line = w.proc.stdout.readline()
+            if not line:  # the worker died: replace it, hand its job back
+                self.sel.unregister(w.proc.stdout)
+                self.workers.remove(w)
+                w.proc.wait()
+                self._spawn()
+                if w.job is not None:
+                    yield w.job, None
+                continue
+            msg = json.loads(line)
+            if msg.get("ready"):
+                w.ready = True
+                continue
+            job, w.job = w.job, None
+            yield job, msg
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w.proc.stdin.close()
+            except OSError:
+                pass
+        for w in self.workers:
+            try:
+                w.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+        self.log.close()
+
+
+def run_cases(
+    pool: WorkerPool, items: Iterable[tuple[str | int, Case]], timeout: float = 300.0, memory_mb: int | None = None
+) -> Iterator[tuple[str | int, Outcome]]:
+    """Run (key, case) items on the pool as workers free up; yield (key, outcome) as they end.
+
+    Keys travel through the JSON protocol, so they are strings or ints.
+
+    A worker that dies mid-case (not the case's forked child: the worker itself) gives a
+    ``harness-error`` outcome for that case; the pool has already replaced the worker.
+    """
+    todo = list(items)
+    todo.reverse()
+    while todo or pool.busy():
+        for w in pool.idle():
+            if not todo:
+                break
+            key, case = todo.pop()
+            pool.send(w, {"job": [key], "case": case.to_dict(), "target": case.target, "timeout": timeout,
+                          "memory_mb": memory_mb})
+        for job, result in pool.poll(0.5):
+            key = job["job"][0]
+            case = Case.from_dict(job["case"])
+            yield key, (Outcome.worker_died(case.case_id, case.target) if result is None else Outcome.from_dict(result["outcome"]))
+
+
+def run_all(pool: WorkerPool, cases: list[Case], timeout: float = 300.0) -> list[Outcome]:
+    """Outcomes of ``cases`` in order (duplicates allowed: each runs)."""
+    got = dict(run_cases(pool, list(enumerate(cases)), timeout))
+    return [got[i] for i in range(len(cases))]

@@ -1,0 +1,199 @@
+"""Render a case into a standalone repro script, and verify it in a fresh process.
+
+The script needs only torch and executorch: the model source is the same template the
+fuzzer executes (templates/model.py.j2), the tensor recipes and the LSB oracle are carried
+as source (``inspect.getsource``: one implementation, no twin to drift), and every value
+from the case goes through :func:`fuzz.ops.py` or :func:`comment`, so a case file cannot put
+code into the script. A repro counts only if a fresh ``python repro.py`` fails with the same
+signature (syzkaller keeps a C repro only if it crashes).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fuzz import oracle, qparams, recipes
+from fuzz.case import Case
+from fuzz.codegen import calibration_seeds, model_source, template_env, weight_assignments
+from fuzz.errors import CaseError
+from fuzz.ops import py
+from fuzz.signature import activation_label, crash_signature, locate_frames, numerics_signature
+from fuzz.targets import TARGETS
+
+_RELEASE = re.compile(r"^\d+\.\d+\.\d+[\w.+-]*$")
+
+
+def comment(text: Any) -> str:
+    """Text safe inside a ``#`` comment: one line, printable characters only."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(text).replace("\r", " ").replace("\n", " "))[:300]
+
+
+def py_recipe(recipe: dict[str, Any]) -> str:
+    recipes.check_recipe("repro: ", recipe, weights=True)
+    return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in recipe.items()) + "}"
+
+
+def _sources(*objs: Any) -> str:
+    return "\n\n\n".join(inspect.getsource(o).rstrip() for o in objs)
+
+
+def _constants(module: Any, *names: str) -> str:
+    return "\n".join(f"{n} = {getattr(module, n)!r}" for n in names)
+
+
+def _family_symbols(target: str) -> dict[str, Any]:
+    t = TARGETS[target]
+    if t.family == "tosa":
+        return {"quantizer_class": "TOSAQuantizer", "partitioner_class": "TOSAPartitioner",
+                "spec_imports": ["from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec",
+                                 "from executorch.backends.arm.tosa.partitioner import TOSAPartitioner"],
+                "compile_spec": f"TosaCompileSpec({py_str(t.tosa_spec)})", "tools": "tosa-tools"}
+    if t.family == "ethos-u":
+        return {"quantizer_class": "EthosUQuantizer", "partitioner_class": "EthosUPartitioner",
+                "spec_imports": ["from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner"],
+                "compile_spec": f"EthosUCompileSpec({py_str(t.accelerator)})", "tools": "ethos-u-vela"}
+    return {"quantizer_class": "VgfQuantizer", "partitioner_class": "VgfPartitioner",
+            "spec_imports": ["from executorch.backends.arm.vgf import VgfCompileSpec, VgfPartitioner"],
+            "compile_spec": f"VgfCompileSpec({py_str(t.tosa_spec)})", "tools": "ai_ml_sdk_model_converter"}
+
+
+def py_str(s: str) -> str:
+    """A target constant (TOSA spec or accelerator name) as a Python string literal."""
+    if not re.fullmatch(r"[A-Za-z0-9_.+\-]+", s):
+        raise CaseError(f"cannot render {s!r}")
+    return repr(s)
+
+
+def _config_call(case: Case) -> tuple[str, str]:
+    q = case.quant
+    if q.activations == "int16":
+        fn = "get_symmetric_a16w8_quantization_config"
+        return fn, f"{fn}(is_per_channel={py(q.per_channel)}, weight_qmin={py(q.weight_qmin)}, weight_qmax={py(q.weight_qmax)})"
+    fn = "get_symmetric_quantization_config"
+    args = ", ".join(f"{k}={py(getattr(q, k))}" for k in ("act_qmin", "act_qmax", "weight_qmin", "weight_qmax"))
+    return fn, f"{fn}(\n        is_per_channel={py(q.per_channel)}, {args}\n    )"
+
+
+def render(case: Case, expected: str, release: str, title: str = "", filename: str = "repro.py") -> str:
+    """The repro script for ``case`` on its own target and ``release`` of executorch."""
+    from fuzz import envs
+
+    case.validate("repro")
+    if not _RELEASE.match(release):
+        raise CaseError(f"release {release!r} is not a version number")
+    rel = envs.RELEASES.get(release)
+    numerics = "/compare/numerics-" in expected
+    if numerics and rel is not None and not rel.serializes:
+        raise CaseError(f"executorch {release} cannot serialize here, so a numerics repro cannot run on it")
+    fn, call = _config_call(case)
+    ms = model_source(case, class_name="Repro")
+    shapes = case.validate()
+    pshapes = _param_shapes(case)
+    weights = [(nid, pname, py(tuple(pshapes[(nid, pname)])), py_recipe(r), seed)
+               for nid, pname, r, seed in weight_assignments(case)]
+    samples = [[(py(tuple(shapes[name])), py_recipe(r), seed) for name, r, seed in sample] for sample in calibration_seeds(case)]
+    env = template_env()
+    env.filters["comment"] = comment
+    return env.get_template("repro.py.j2").render(
+        title=title or expected,
+        case_id=case.case_id,
+        release=release,
+        expected=expected,
+        filename=filename,
+        dimname_placeholder=bool(rel and rel.needs_dimname_placeholder),
+        config_function=fn,
+        config_call=call,
+        make_tensor_source=_constants(recipes, "TINY_FACTOR", "HUGE_FACTOR") + "\n\n\n" + _sources(recipes.make_tensor, recipes.apply_channel_modifiers),
+        model_source=ms.source.rstrip(),
+        class_name=ms.class_name,
+        weights=weights,
+        samples=samples,
+        input_names=[t.name for t in case.inputs],
+        check_numerics=numerics,
+        oracle_source=_constants(oracle, "MAX_ERROR_LSB", "BIAS_LSB", "BIAS_MIN_ELEMENTS") + "\n\n\n"
+        + _sources(oracle.lsb_report, oracle.judge, qparams._is_dequantize, qparams.node_qparams, qparams.graph_output_qparams),
+        output_names=py(tuple(case.outputs)),
+        **_family_symbols(case.target),
+    )
+
+
+def _param_shapes(case: Case) -> dict[tuple[str, str], list[int]]:
+    """Every parameter's shape, from instantiating the model (cheap; no lowering)."""
+    from fuzz.codegen import build_model
+
+    model, _ = build_model(case)
+    return {(nid, p): list(getattr(getattr(model, nid), p).shape) for nid, p, _, _ in weight_assignments(case)}
+
+
+# -- verification ---------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    expected: str
+    python: str
+    runs: int
+    reproduced: int
+    observed: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return self.runs > 0 and self.reproduced == self.runs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expected": self.expected, "python": self.python, "runs": self.runs, "reproduced": self.reproduced,
+                "verified": self.verified, "observed": self.observed}
+
+
+def signature_from_run(case: Case, returncode: int, stderr: str) -> str:
+    """The signature a repro run shows, computed with the fuzzer's own rules."""
+    target = case.target
+    summary = _tagged(stderr, "ARMFUZZ-FAILURE ")
+    numerics = _tagged(stderr, "ARMFUZZ-NUMERICS ")
+    stages = re.findall(r"^\[repro\] (\S+)$", stderr, re.M)
+    stage = stages[-1] if stages else "build"
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        return f"{target}/native-crash/{name}@{stage}"
+    if numerics is not None:
+        bad = [r for r in numerics if r.get("symptom")]
+        if bad:
+            op = next(n.op for n in case.nodes if n.id == bad[0]["output"])
+            return numerics_signature(target, bad[0]["symptom"], activation_label(op, bad[0]))
+    if summary is not None:
+        where, refined = locate_frames([tuple(f) for f in summary["frames"]])
+        return crash_signature(target, refined or summary["stage"], summary["exception"], where, summary["message"])
+    return "pass" if returncode == 0 else f"{target}/exit-{returncode}@{stage}"
+
+
+def _tagged(text: str, tag: str) -> Any:
+    for line in reversed(text.splitlines()):
+        if line.startswith(tag):
+            return json.loads(line[len(tag):])
+    return None
+
+
+def verify(script: str, case: Case, expected: str, python: str, runs: int = 1, timeout: float = 600.0) -> Verification:
+    """Run the script ``runs`` times with a plain interpreter in a fresh process, in an empty
+    directory with ``-I`` (no user site, no cwd on the path), and compare signatures."""
+    result = Verification(expected, python, runs, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "repro.py"
+        path.write_text(script)
+        for _ in range(runs):
+            try:
+                proc = subprocess.run([python, "-I", str(path)], cwd=tmp, capture_output=True, text=True, timeout=timeout)
+                got = signature_from_run(case, proc.returncode, proc.stderr)
+            except subprocess.TimeoutExpired:
+                got = f"{case.target}/timeout"
+            result.observed.append(got)
+            result.reproduced += got == expected
+    return result
