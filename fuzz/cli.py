@@ -226,6 +226,108 @@ def replay(
     raise typer.Exit(1 if bad and not record else 0)
 
 
+def _release_or_exit(release: str | None) -> str:
+    from fuzz import envs
+
+    try:
+        release = release or envs.installed_version()
+        envs.python_for(release)
+    except CaseError as e:
+        _usage_error(e)
+    return release
+
+
+@app.command()
+def reduce(
+    source: Path = typer.Argument(..., help="A case JSON file, a campaign bucket directory, or a corpus entry."),
+    out: Optional[Path] = typer.Option(None, help="Where results go. Default: the bucket itself, or CASE.reduced/ beside a case file."),
+    release: Optional[str] = typer.Option(None, help="executorch release to reduce on (see 'armfuzz env list')."),
+    workers: int = typer.Option(os.cpu_count() or 1, help="Warm workers; candidates run this many at a time."),
+    max_evals: int = typer.Option(400, help="Budget: lowerings."),
+    max_seconds: float = typer.Option(1800.0, help="Budget: wall-clock seconds."),
+    keep_target: bool = typer.Option(False, help="Never move the case to a simpler target."),
+    confirm_runs: int = typer.Option(3, help="Re-run the final case this many times to detect a flaky signature."),
+    render: bool = typer.Option(True, help="Also render and verify repro.py, and write report.md."),
+) -> None:
+    """Shrink a failing case to a minimal one with the same signature; then repro and report."""
+    from reducer import workflow
+    from reducer.shrink import Budget
+
+    release = _release_or_exit(release)
+    try:
+        src = workflow.locate_source(source, out)
+    except CaseError as e:
+        _usage_error(e)
+    quiet_backend()
+
+    def on_step(step) -> None:
+        err.print(f"[{step.seconds:7.1f}s, {step.evaluation:4d} lowerings] {step.nodes:2d} nodes  {step.pass_name}: {step.description}",
+                  markup=False, highlight=False)
+
+    from fuzz.targets import TARGETS
+
+    with workflow.Session(release, workers, list(TARGETS)) as session:
+        try:
+            summary = workflow.reduce_source(src, session, Budget(max_evals, max_seconds), not keep_target, confirm_runs, on_step)
+        except CaseError as e:
+            _usage_error(e)
+        if "error" in summary:
+            err.print(f"[red]error:[/red] {summary['error']}")
+            raise typer.Exit(1)
+        print(f"reduced {summary['nodes_before']} -> {summary['nodes_after']} nodes ({' '.join(summary['ops_after'])}) "
+              f"in {summary['evaluations']} lowerings, {summary['seconds']}s; confirmed {summary['confirmed']}"
+              + (" FLAKY" if summary["flaky"] else ""))
+        print(f"  {src.out / 'reduced.case.json'}")
+        if render:
+            v = workflow.render_source(src.out, release)
+            print(f"  {src.out / 'repro.py'}: {'verified' if v['verified'] else 'NOT verified'} ({v['reproduced']}/{v['runs']} fresh runs)")
+            print(f"  {workflow.report_source(src.out, session)}")
+
+
+@app.command("render")
+def render_cmd(
+    source: Path = typer.Argument(..., help="A directory with reduced.case.json (a bucket or CASE.reduced/)."),
+    release: Optional[str] = typer.Option(None, help="executorch release the repro targets."),
+    runs: int = typer.Option(1, help="Fresh-process runs for verification."),
+    verify: bool = typer.Option(True, help="Run the script to verify it reproduces."),
+) -> None:
+    """Render repro.py from the reduced case and verify it in a fresh process."""
+    from reducer import workflow
+
+    release = _release_or_exit(release)
+    try:
+        v = workflow.render_source(source, release, runs, verify)
+    except CaseError as e:
+        _usage_error(e)
+    print(f"{source / 'repro.py'}: " + (f"{'verified' if v['verified'] else 'NOT verified'} ({v['reproduced']}/{v['runs']} fresh runs)" if verify else "rendered"))
+    raise typer.Exit(0 if v["verified"] or not verify else 1)
+
+
+@app.command()
+def report(
+    source: Path = typer.Argument(..., help="A directory with reduced.case.json (a bucket or CASE.reduced/)."),
+    release: Optional[str] = typer.Option(None, help="executorch release to run the control cases on."),
+    workers: int = typer.Option(os.cpu_count() or 1, help="Warm workers for the control cases."),
+    bisect_releases: bool = typer.Option(False, "--bisect", help="Add a table of every runnable release (armfuzz env list)."),
+) -> None:
+    """Write report.md: summary, qparams evidence, verified repro, control cases, graph, versions."""
+    from fuzz import envs, matrix
+    from fuzz.targets import TARGETS
+    from reducer import workflow
+
+    release = _release_or_exit(release)
+    quiet_backend()
+    try:
+        case, outcome = workflow.load_reduced(source)
+    except CaseError as e:
+        _usage_error(e)
+    table = ""
+    if bisect_releases:
+        table = matrix.bisect(case, envs.available(), outcome.signature).markdown()
+    with workflow.Session(release, workers, list(TARGETS)) as session:
+        print(workflow.report_source(source, session, table))
+
+
 env_app = typer.Typer(help="Venvs for other executorch releases (the version matrix).", no_args_is_help=True)
 app.add_typer(env_app, name="env")
 

@@ -147,7 +147,7 @@ class Reducer:
                     result.steps.append(step)
                     if self.on_step is not None:
                         self.on_step(step)
-        result.fixed_point = not progress
+        result.fixed_point = not progress and not self._out_of_budget()
         result.reduced, result.outcome = current, current_outcome
         if self.confirm_runs:
             reruns = self.evaluate([current] * self.confirm_runs)

@@ -1,0 +1,150 @@
+"""From a failing case (or a campaign bucket) to a reduced case, a verified repro and a report.
+
+Files, in the bucket directory (or ``--out`` for a case file), each written atomically:
+
+- ``reduced.case.json``, ``reduced.outcome.json``, ``reduction.json`` (figures, steps, flakiness)
+- ``repro.py`` and ``verification.json`` (fresh-process runs)
+- ``report.md``
+
+Each step reuses what an earlier step left, so ``armfuzz report`` after ``armfuzz reduce``
+does not reduce again, and a killed run loses at most the step it was in.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from fuzz import envs
+from fuzz.case import Case
+from fuzz.corpus import observed
+from fuzz.errors import CaseError
+from fuzz.fsutil import atomic_write
+from fuzz.outcome import Outcome
+from fuzz.pool import WorkerPool, run_all
+from reducer import repro
+from reducer.report import control_cases, judge_controls, render_report
+from reducer.shrink import Budget, Reducer, Step
+
+
+@dataclass
+class Source:
+    """Where a failing case comes from, and where its products go."""
+
+    case: Case
+    signature: str | None
+    out: Path
+
+
+def locate_source(path: Path, out: Path | None = None) -> Source:
+    """A bucket dir (signature.txt + smallest/first case), a corpus entry, or a case file."""
+    if path.is_dir():
+        for name in ("smallest.case.json", "first.case.json", "case.json"):
+            if (path / name).exists():
+                case = Case.load(path / name)
+                break
+        else:
+            raise CaseError(f"{path}: no smallest.case.json, first.case.json or case.json; pass a bucket, a corpus entry or a case file")
+        sig = (path / "signature.txt").read_text().strip() if (path / "signature.txt").exists() else None
+        return Source(case, sig, out or path)
+    case = Case.load(path)
+    return Source(case, None, out or path.with_name(path.name.removesuffix(".json").removesuffix(".case") + ".reduced"))
+
+
+class Session:
+    """A warm pool on one release, shared by reduction, controls and verification."""
+
+    def __init__(self, release: str, workers: int, targets: list[str], timeout: float = 300.0) -> None:
+        self.release = release
+        self.timeout = timeout
+        self.python = envs.python_for(release)
+        self._tmp = tempfile.TemporaryDirectory()
+        self.pool = WorkerPool(workers, Path(self._tmp.name) / "workers.log", targets, self.python)
+        self.width = workers
+
+    def evaluate(self, cases: list[Case]) -> list[Outcome]:
+        return run_all(self.pool, cases, self.timeout)
+
+    def close(self) -> None:
+        self.pool.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def reduce_source(src: Source, session: Session, budget: Budget, allow_target_change: bool = True,
+                  confirm_runs: int = 3, on_step: Callable[[Step], None] | None = None) -> dict[str, Any]:
+    signature = src.signature
+    if signature is None:
+        signature = observed(session.evaluate([src.case])[0])
+        if signature == "pass":
+            raise CaseError(f"the case passes on executorch {session.release}: nothing to reduce")
+    reducer = Reducer(session.evaluate, width=session.width, budget=budget, allow_target_change=allow_target_change,
+                      confirm_runs=confirm_runs, on_step=on_step)
+    r = reducer.run(src.case, signature)
+    summary = {"release": session.release, **r.summary()}
+    if not r.reproduced:
+        summary["error"] = f"the case does not fail with {signature} on executorch {session.release}"
+    else:
+        r.reduced.save(src.out / "reduced.case.json")
+        atomic_write(src.out / "reduced.outcome.json", json.dumps(r.outcome.to_dict(), indent=2) + "\n")
+    atomic_write(src.out / "reduction.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def verification_python(release: str) -> str:
+    """A venv with torch and executorch but no armfuzz when there is one; else ours."""
+    return envs.cached_python(release) or envs.python_for(release)
+
+
+def render_source(out: Path, release: str, runs: int = 1, verify: bool = True) -> dict[str, Any]:
+    """Render ``repro.py`` for the reduced case and run it in a fresh process ``runs`` times."""
+    case, outcome = load_reduced(out)
+    script = repro.render(case, outcome.signature, release)
+    atomic_write(out / "repro.py", script)
+    if not verify:
+        return {"verified": False, "runs": 0}
+    v = repro.verify(script, case, outcome.signature, verification_python(release), runs)
+    atomic_write(out / "verification.json", json.dumps(v.to_dict(), indent=2) + "\n")
+    return v.to_dict()
+
+
+def report_source(out: Path, session: Session, bisection_md: str = "") -> Path:
+    case, outcome = load_reduced(out)
+    reduction = json.loads((out / "reduction.json").read_text())
+    verification = json.loads((out / "verification.json").read_text()) if (out / "verification.json").exists() else None
+    script = (out / "repro.py").read_text() if (out / "repro.py").exists() else repro.render(case, outcome.signature, session.release)
+    controls = control_cases(case)
+    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature)
+    versions = _versions(session.python)
+    text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md)
+    atomic_write(out / "report.md", text)
+    return out / "report.md"
+
+
+def load_reduced(out: Path) -> tuple[Case, Outcome]:
+    if not (out / "reduced.case.json").exists():
+        raise CaseError(f"{out}: no reduced.case.json; run 'armfuzz reduce' on it first")
+    case = Case.load(out / "reduced.case.json")
+    outcome = Outcome.from_dict(json.loads((out / "reduced.outcome.json").read_text()))
+    return case, outcome
+
+
+def _versions(python: str) -> dict[str, str]:
+    if python == sys.executable:
+        from fuzz.compat import versions
+
+        return versions()
+    import subprocess
+
+    proc = subprocess.run([python, "-c", "import json; from fuzz.compat import versions; print(json.dumps(versions()))"],
+                          capture_output=True, text=True, env=envs.worker_env(), cwd="/")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,0 +1,143 @@
+"""Repro scripts and reports: golden templates, injection safety, fresh-process verification.
+
+Golden files live in tests/golden/; after an intended template change, regenerate them with
+``ARMFUZZ_UPDATE_GOLDEN=1 pytest tests/test_repro.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import sys
+
+import pytest
+
+from fuzz.case import Case, Node, TensorSpec
+from fuzz.errors import CaseError
+from fuzz.outcome import Outcome
+from reducer.report import Control, render_report
+from reducer.repro import render, signature_from_run, verify
+from tests.conftest import ROOT, SEED_CASE
+
+GOLDEN = ROOT / "tests" / "golden"
+SEED_CRASH = "tosa-int-fp/lower/ValueError@RewriteConvPass: RewriteConvPass: No output quantization parameter found in node <node>"
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("ARMFUZZ_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"missing golden {path}; create it with ARMFUZZ_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} changed; if intended, regenerate with ARMFUZZ_UPDATE_GOLDEN=1 and review"
+
+
+def test_golden_repro_numerics_on_installed_release():
+    _golden("seed-000.repro-1.5.1.py", render(Case.load(SEED_CASE), "tosa-int-fp/compare/numerics-max-error@conv2d", "1.5.1"))
+
+
+def test_golden_repro_crash_on_old_release_carries_the_placeholder():
+    script = render(Case.load(SEED_CASE), SEED_CRASH, "1.2.0")
+    assert "torch.ops.aten.transpose.Dimname = object()" in script and "NOT part of the bug" in script
+    assert "to_executorch" not in script  # a crash repro stops at the lowering
+    _golden("seed-000.repro-1.2.0.py", script)
+
+
+def test_golden_report():
+    case = Case.load(SEED_CASE)
+    outcome = Outcome(case.case_id, case.target, "crash", stage="lower", signature=SEED_CRASH, where="RewriteConvPass",
+                      message="RewriteConvPass: No output quantization parameter found in node tosa_conv2d_default",
+                      evidence=["relu (relu) output qparams: scale=0.0039334, zp=-111; qmin=-127 -> not fuseable (zp != qmin)"],
+                      regimes=["act-nonfuseable", "shared-domain-mismatch"],
+                      regime_evidence=["act-nonfuseable: relu zp -111 != qmin -127"])
+    controls = [Control("target tosa-int", case.with_target("tosa-int"), "pass", False),
+                Control("target vgf-int-fp", case.with_target("vgf-int-fp"), SEED_CRASH.replace("tosa-int-fp", "vgf-int-fp"), True)]
+    reduction = {"nodes_before": 12, "nodes_after": 4, "target_before": "tosa-int-fp", "target_after": "tosa-int-fp",
+                 "evaluations": 50, "cache_hits": 3, "seconds": 120.0, "confirmed": "3/3", "flaky": False}
+    verification = {"verified": True, "runs": 1, "reproduced": 1, "observed": [SEED_CRASH]}
+    text = render_report(case, outcome, "print('repro')\n", verification, controls, reduction,
+                         {"torch": "2.13.0+cpu", "executorch": "1.2.0"}, "| executorch | outcome | this bug |\n")
+    assert "```mermaid" in text and "flowchart LR" in text and "conv1 --> relu" in text
+    _golden("seed-000.report.md", text)
+
+
+HOSTILE = 'x\nimport os; os.system("touch /tmp/armfuzz-pwned")  # """ \'\'\' \x00'
+
+
+def _calls(script: str) -> set[str]:
+    return {ast.unparse(n.func) for n in ast.walk(ast.parse(script)) if isinstance(n, ast.Call)}
+
+
+def test_hostile_strings_never_reach_the_script_as_code():
+    case = Case.load(SEED_CASE)
+    script = render(case, HOSTILE, "1.5.1", title=HOSTILE)
+    assert "os.system" not in _calls(script)
+    for line in script.splitlines():
+        if "os.system" in line:
+            assert line.lstrip().startswith("#"), line
+    compile(script, "repro.py", "exec")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d["nodes"][0].update(id="conv1; import os"),
+    lambda d: d["nodes"][0]["params"].update(padding_mode="zeros'); import os; ('"),
+    lambda d: d["calibration"]["inputs"]["x"].update(low="__import__('os')"),
+    lambda d: d["weights"]["default"].update(kind="uniform\nimport os"),
+    lambda d: d["inputs"][0].update(name="__import__"),
+])
+def test_hostile_case_values_are_refused_before_rendering(mutate):
+    d = json.loads(Case.load(SEED_CASE).to_json())
+    mutate(d)
+    with pytest.raises(CaseError):
+        render(Case.from_dict(d), "sig", "1.5.1")
+
+
+def test_hostile_release_is_refused():
+    with pytest.raises(CaseError):
+        render(Case.load(SEED_CASE), "sig", "1.5.1\nimport os")
+
+
+def test_report_escapes_quoted_messages():
+    case = Case.load(SEED_CASE)
+    outcome = Outcome(case.case_id, case.target, "crash", stage="lower", signature="t/lower/E@P: ```",
+                      where="P</details><script>", message="</details><script>alert(1)</script>\n```\n# heading", traceback="```\nboom")
+    text = render_report(case, outcome, "x = '```'\n", None, [], {"nodes_before": 1, "nodes_after": 1, "target_before": "a",
+                         "target_after": "a", "evaluations": 1, "cache_hits": 0, "seconds": 1, "confirmed": "1/1", "flaky": False}, {})
+    # every fence the report opens is closed by one of its own, never by quoted text
+    assert text.count("```") % 2 == 0
+    outside_fences = "".join(text.split("```")[0::2])
+    assert "<script>" not in outside_fences and "&lt;script&gt;" in outside_fences
+
+
+def test_signature_from_a_native_crash_names_the_last_stage():
+    case = Case.load(SEED_CASE)
+    assert signature_from_run(case, -11, "[repro] quantize\n[repro] lower\n") == "tosa-int-fp/native-crash/SIGSEGV@lower"
+    assert signature_from_run(case, 0, "[repro] lower\n") == "pass"
+
+
+def _clamp_case() -> Case:
+    return Case(inputs=[TensorSpec("x", [1, 2, 4, 4])], nodes=[Node("bad", "clamp", ["x"], {"min": 0.5, "max": 0.25}, "torch")],
+                outputs=["bad"], target="tosa-int")
+
+
+@pytest.mark.pipeline
+def test_repro_of_a_live_crash_verifies_in_a_fresh_process():
+    from fuzz.pipeline import run_case
+
+    case = _clamp_case()
+    o = run_case(case)
+    assert o.status == "crash"
+    v = verify(render(case, o.signature, "1.5.1"), case, o.signature, sys.executable, runs=1)
+    assert v.verified, v.to_dict()
+
+
+@pytest.mark.pipeline
+def test_repro_that_does_not_fail_is_not_verified():
+    """The control: a valid clamp lowers fine, so its repro must not count as verified."""
+    case = copy.deepcopy(_clamp_case())
+    case.nodes[0].params = {"min": 0.25, "max": 0.5}
+    sig = "tosa-int/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
+    v = verify(render(case, sig, "1.5.1"), case, sig, sys.executable, runs=1)
+    assert not v.verified and v.observed == ["pass"]
