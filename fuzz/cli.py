@@ -96,6 +96,9 @@ def fuzz(
     as_json: bool = typer.Option(False, "--json", help="One JSON line per result, then a JSON summary."),
     steer: bool = typer.Option(True, help="Aim cases at the regimes covered least so far (coverage feedback)."),
     inject: list[str] = typer.Option([], hidden=True, help="Test seam: INDEX=segfault|hang|oom|abort."),
+    reduce: bool = typer.Option(True, help="Afterwards, reduce every new bucket and write its repro.py and report.md."),
+    reduce_evals: int = typer.Option(60, help="Reduction budget per bucket: lowerings."),
+    reduce_seconds: float = typer.Option(600.0, help="Reduction budget per bucket: seconds."),
 ) -> None:
     """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
     from rich.live import Live
@@ -152,8 +155,38 @@ def fuzz(
         console.print(coverage_table(state))
         if state.buckets:
             console.print(bucket_table(list_buckets(root)))
+    if reduce:
+        _reduce_buckets(root, max(1, workers), reduce_evals, reduce_seconds, as_json)
     harness = sum(c["harness-error"] for c in state.tally.values())
     raise typer.Exit(3 if harness else 0)
+
+
+def _reduce_buckets(root: Path, workers: int, evals: int, seconds: float, as_json: bool) -> None:
+    """Every bucket without a report gets reduced, a verified repro and a report."""
+    from fuzz import envs
+    from fuzz.targets import TARGETS
+    from reducer import workflow
+    from reducer.shrink import Budget
+
+    todo = workflow.pending_buckets(root)
+    if not todo:
+        return
+    release = envs.installed_version()
+    with workflow.Session(release, workers, list(TARGETS)) as session:
+        for b in todo:
+            try:
+                s = workflow.process_bucket(b, session, Budget(evals, seconds))
+            except CaseError as e:  # one bad bucket must not cost the others their reports
+                s = {"error": str(e)}
+            v = json.loads((b / "verification.json").read_text()) if (b / "verification.json").exists() else {}
+            line = {"bucket": b.name, "nodes_before": s.get("nodes_before"), "nodes_after": s.get("nodes_after"),
+                    "verified": v.get("verified"), "error": s.get("error")}
+            if as_json:
+                print(json.dumps({"reduced": line}), flush=True)
+            else:
+                err.print(f"bucket {b.name}: " + (s["error"] if s.get("error") else
+                          f"{s['nodes_before']} -> {s['nodes_after']} nodes, repro {'verified' if v.get('verified') else 'NOT verified'}, {b / 'report.md'}"),
+                          markup=False, highlight=False)
 
 
 @app.command()
@@ -351,7 +384,7 @@ def env_add(
             rec = envs.add(v, log=lambda line: err.print(line, markup=False, highlight=False), force=force)
         except RuntimeError as e:
             err.print(f"[red]error:[/red] executorch {v}: {e}")
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         print(f"executorch {v}: ready in {envs.env_dir(v)} ({time.monotonic() - t0:.0f}s; built in {rec['install_seconds']}s)")
 
 

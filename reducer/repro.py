@@ -22,10 +22,20 @@ from typing import Any
 
 from fuzz import oracle, qparams, recipes
 from fuzz.case import Case
-from fuzz.codegen import calibration_seeds, model_source, template_env, weight_assignments
+from fuzz.codegen import (
+    calibration_seeds,
+    model_source,
+    template_env,
+    weight_assignments,
+)
 from fuzz.errors import CaseError
 from fuzz.ops import py
-from fuzz.signature import activation_label, crash_signature, locate_frames, numerics_signature
+from fuzz.signature import (
+    activation_label,
+    crash_signature,
+    locate_frames,
+    numerics_signature,
+)
 from fuzz.targets import TARGETS
 
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+[\w.+-]*$")

@@ -148,3 +148,22 @@ def _versions(python: str) -> dict[str, str]:
     proc = subprocess.run([python, "-c", "import json; from fuzz.compat import versions; print(json.dumps(versions()))"],
                           capture_output=True, text=True, env=envs.worker_env(), cwd="/")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def process_bucket(bucket: Path, session: Session, budget: Budget, on_step: Callable[[Step], None] | None = None) -> dict[str, Any]:
+    """Reduce, render + verify, and report one bucket, skipping steps already done."""
+    summary = reduce_source(locate_source(bucket), session, budget, on_step=on_step) \
+        if not (bucket / "reduction.json").exists() else json.loads((bucket / "reduction.json").read_text())
+    if "error" in summary:
+        return summary
+    if not (bucket / "verification.json").exists():
+        render_source(bucket, session.release)
+    if not (bucket / "report.md").exists():
+        report_source(bucket, session)
+    return summary
+
+
+def pending_buckets(campaign: Path) -> list[Path]:
+    """Buckets of a campaign that have no report yet, oldest first."""
+    metas = sorted((campaign / "buckets").glob("*/meta.json"), key=lambda p: json.loads(p.read_text()).get("first_seen", 0))
+    return [m.parent for m in metas if not (m.parent / "report.md").exists()]

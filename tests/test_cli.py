@@ -58,3 +58,30 @@ def test_corrupt_case_file_is_a_one_line_error(tmp_path):
     res = runner.invoke(app, ["run", str(bad)])
     assert res.exit_code == 2
     assert f"{bad}: not valid JSON" in res.output
+
+
+def test_reduce_refuses_a_corrupt_case_with_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = CliRunner().invoke(app, ["reduce", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.json: not valid JSON" in result.output
+
+
+@pytest.mark.pipeline
+def test_reduce_end_to_end_writes_a_verified_repro_and_a_report(tmp_path):
+    """armfuzz reduce on a live 1.5.1 crash: reduced case, verified repro.py, report.md."""
+    case = {"schema": 1, "seed": 0, "target": "tosa-int", "inputs": [{"name": "x", "shape": [1, 4, 8, 8]}],
+            "nodes": [{"id": "act", "op": "sigmoid", "inputs": ["x"], "spelling": "torch", "params": {}},
+                      {"id": "bad", "op": "clamp", "inputs": ["act"], "spelling": "torch", "params": {"min": 0.5, "max": 0.25}}],
+            "outputs": ["bad"]}
+    src = tmp_path / "clamp.case.json"
+    src.write_text(json.dumps(case))
+    result = CliRunner().invoke(app, ["reduce", str(src), "--workers", "1", "--confirm-runs", "1"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "clamp.reduced"
+    reduced = json.loads((out / "reduced.case.json").read_text())
+    assert [n["op"] for n in reduced["nodes"]] == ["clamp"]
+    assert json.loads((out / "verification.json").read_text())["verified"]
+    report = (out / "report.md").read_text()
+    assert "ExirToTosaPass" in report and "## Control cases" in report and "```mermaid" in report

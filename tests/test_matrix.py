@@ -1,0 +1,67 @@
+"""The version matrix on a real old release: executorch 1.2.0, where the seed bug reproduces.
+
+The first test run on a machine creates the 1.2.0 venv (``armfuzz env add 1.2.0``, about
+2.5 minutes here; cached in $ARMFUZZ_ENVS or ~/.cache/armfuzz/envs afterwards).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fuzz import envs, matrix
+from fuzz.case import Case
+from fuzz.corpus import load_corpus, replay
+from reducer.repro import render, verify
+from tests.conftest import ROOT, SEED_CASE
+
+OLD = "1.2.0"
+SEED_CRASH = "tosa-int-fp/lower/ValueError@RewriteConvPass: RewriteConvPass: No output quantization parameter found in node <node>"
+
+
+
+@pytest.fixture(scope="module")
+def old_release() -> str:
+    envs.add(OLD)
+    return OLD
+
+
+def test_unknown_or_missing_release_is_a_one_line_error(monkeypatch, tmp_path):
+    from fuzz.errors import CaseError
+
+    with pytest.raises(CaseError, match="not in the version matrix; supported: 1.1.0"):
+        envs.release("1.0.1")
+    monkeypatch.setenv("ARMFUZZ_ENVS", str(tmp_path))  # no venv cached there
+    with pytest.raises(CaseError, match="create it with: armfuzz env add 1.4.1"):
+        envs.python_for("1.4.1")
+
+
+@pytest.mark.pipeline
+def test_env_has_no_armfuzz_installed(old_release):
+    import subprocess
+
+    proc = subprocess.run([envs.cached_python(old_release), "-I", "-c", "import fuzz"], capture_output=True, text=True, cwd="/")
+    assert proc.returncode != 0 and "No module named 'fuzz'" in proc.stderr
+
+
+@pytest.mark.pipeline
+def test_bisect_finds_the_seed_bug_on_the_old_release_and_fixed_on_ours(old_release):
+    here = envs.installed_version()
+    b = matrix.bisect(Case.load(SEED_CASE), [old_release, here], SEED_CRASH)
+    assert b.first_bad == old_release and b.first_fixed == here
+    assert b.affected() == [old_release]
+    assert "**affected**" in b.markdown()
+
+
+@pytest.mark.pipeline
+def test_corpus_seed_entry_replays_as_expected_on_the_old_release(old_release, tmp_path):
+    entry = next(e for e in load_corpus(ROOT / "corpus") if e.id == "seed-000-rewriteconv")
+    assert entry.expected[old_release] == SEED_CRASH
+    row = replay([entry], old_release, 1, tmp_path / "w.log", python=envs.python_for(old_release))[0]
+    assert row["verdict"] == "as-expected", row
+
+
+@pytest.mark.pipeline
+def test_seed_repro_verifies_in_the_old_release_venv_without_armfuzz(old_release):
+    case = Case.load(SEED_CASE)
+    v = verify(render(case, SEED_CRASH, old_release), case, SEED_CRASH, envs.cached_python(old_release), runs=1)
+    assert v.verified, v.to_dict()
