@@ -1,6 +1,7 @@
 """The corpus: known cases with their expected outcome per executorch release, replayed in CI.
 
-Layout: ``corpus/<id>/case.json`` and ``corpus/<id>/expected.json``; the latter maps an
+Layout: ``corpus/<id>/case.json`` and ``corpus/<id>/expected.json`` (plus, once reduced, the
+verified ``repro.py`` and ``report.md`` with the reduced case they render); expected.json maps an
 executorch release to ``"pass"`` or the failure signature seen there, e.g.
 ``{"1.5.1": "tosa-int-fp/compare/numerics-max-error@conv2d"}``. Replay classifies every
 entry like ClusterFuzz's fixed-testing: as expected, fixed (was failing, now passes),
@@ -20,6 +21,8 @@ from fuzz.errors import CaseError
 from fuzz.fsutil import atomic_write
 from fuzz.outcome import Outcome
 
+#: Files a reduced bucket carries into its corpus entry (see reducer.workflow).
+REDUCTION_PRODUCTS = ("reduced.case.json", "reduced.outcome.json", "reduction.json", "repro.py", "verification.json", "report.md")
 #: Classifications that fail a replay (CI must notice them).
 FAILING = ("regressed", "changed", "errored")
 PASSING_STATUSES = ("pass", "not-delegated")
@@ -93,6 +96,9 @@ def add_from_bucket(bucket: Path, corpus: Path, release: str, outcome: dict[str,
     sig = (bucket / "signature.txt").read_text().strip() if (bucket / "signature.txt").exists() else None
     if sig:
         atomic_write(dest / "expected.json", json.dumps({release: sig}, indent=2) + "\n")
+    for product in REDUCTION_PRODUCTS:  # what `armfuzz reduce` left in the bucket, if anything
+        if (bucket / product).exists():
+            atomic_write(dest / product, (bucket / product).read_text())
     return dest
 
 

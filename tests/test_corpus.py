@@ -64,3 +64,21 @@ def test_replay_reports_fixed_and_fails_on_a_changed_signature(tmp_path, seed_ca
     verdicts = {c["id"]: c["verdict"] for c in report["cases"]}
     assert verdicts == {"a-clean": "fixed", "b-relu": "changed"}
     assert res.exit_code == 1
+
+
+def test_corpus_add_carries_the_bucket_and_its_reduction_products(tmp_path):
+    from fuzz.case import Case
+    from fuzz.corpus import REDUCTION_PRODUCTS, add_from_bucket
+
+    bucket = tmp_path / "buckets" / "abc"
+    bucket.mkdir(parents=True)
+    case = Case.load(ROOT / "corpus" / "seed-000-rewriteconv" / "case.json")
+    case.save(bucket / "smallest.case.json")
+    (bucket / "signature.txt").write_text("tosa-int-fp/lower/E@P: m\n")
+    (bucket / "repro.py").write_text("print('repro')\n")
+    (bucket / "report.md").write_text("# report\n")
+    dest = add_from_bucket(bucket, tmp_path / "corpus", "1.5.1")
+    assert Case.load(dest / "case.json") == case
+    assert json.loads((dest / "expected.json").read_text()) == {"1.5.1": "tosa-int-fp/lower/E@P: m"}
+    assert (dest / "repro.py").read_text() == "print('repro')\n" and (dest / "report.md").exists()
+    assert not (dest / "verification.json").exists() and "verification.json" in REDUCTION_PRODUCTS
