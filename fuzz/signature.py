@@ -21,6 +21,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?:/tmp|/var/folders)/[\w./\-]+"), "<path>"),
     # FX node names: aten_convolution_default_3, tosa_conv2d_default, quantize_per_tensor_1
     (re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:default|tensor|scalar|int|self)(?:_\d+)?\b"), "<node>"),
+    # Lifted constants: b__frozen_param1, _frozen_param12 (numbered in graph order)
+    (re.compile(r"\b\w*_frozen_param\d+\b"), "<param>"),
     (re.compile(r"\b(in|of|for|at) node [\w.]+"), r"\1 node <node>"),
     (re.compile(r"%[\w.]+"), "<node>"),
     (re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])"), "<n>"),

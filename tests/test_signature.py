@@ -19,6 +19,12 @@ def test_node_names_numbers_and_addresses_are_normalised():
     assert a == b == "bad shape [<n>, <n>, <n>, <n>] for <node> at <addr>"
 
 
+def test_lifted_constant_names_are_normalised():
+    a = normalise_message("Expected tensor b__frozen_param1 in tosa.CONV2D.default to have dtype INT48")
+    b = normalise_message("Expected tensor _frozen_param12 in tosa.CONV2D.default to have dtype INT48")
+    assert a == b == "Expected tensor <param> in tosa.CONV2D.default to have dtype INT48"
+
+
 def test_different_messages_stay_different():
     assert normalise_message("scale must be positive") != normalise_message("zero point out of range")
 
