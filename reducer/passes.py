@@ -35,7 +35,8 @@ def cost(case: Case) -> tuple:
     """Lexicographic size: graph first, then tensors, params, data recipes, config, target."""
     q = case.quant
     default_q = type(q)()
-    quant_cost = sum(getattr(q, k) != getattr(default_q, k) for k in ("per_channel", "act_qmin", "act_qmax", "weight_qmin", "weight_qmax"))
+    # Per-tensor weights are the simpler config; the qmin/qmax knobs are simplest at default.
+    quant_cost = int(q.per_channel) + sum(getattr(q, k) != getattr(default_q, k) for k in ("act_qmin", "act_qmax", "weight_qmin", "weight_qmax"))
     spelling_cost = sum(n.spelling != get_op(n.op).spellings[0] for n in case.nodes)
     return (
         len(case.nodes),
@@ -290,7 +291,11 @@ def _round2(x: float) -> float:
 
 def simplify_quant(case: Case) -> Iterator[Candidate]:
     default = type(case.quant)()
-    for key in ("per_channel", "act_qmin", "act_qmax", "weight_qmin", "weight_qmax"):
+    if case.quant.per_channel:
+        c = copy.deepcopy(case)
+        c.quant.per_channel = False
+        yield "quant per-tensor weights", c
+    for key in ("act_qmin", "act_qmax", "weight_qmin", "weight_qmax"):
         if getattr(case.quant, key) != getattr(default, key):
             c = copy.deepcopy(case)
             setattr(c.quant, key, getattr(default, key))
