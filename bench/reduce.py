@@ -1,6 +1,6 @@
 """Reduction figures: lowerings, seconds and nodes before/after, on real executorch bugs.
 
-    python bench/reduce.py [--workers 2] [--release 1.2.0]
+    python bench/reduce.py [--workers 2] [--max-evals 400]
 
 Scenarios (each runs only where its release is runnable, see ``armfuzz env list``):
 
@@ -19,8 +19,8 @@ from fuzz import envs, quiet_backend
 from fuzz.case import Case, Node, TensorSpec
 from fuzz.corpus import observed
 from fuzz.errors import CaseError
+from fuzz.pool import ReleasePool
 from reducer.shrink import Budget, Reducer
-from reducer.workflow import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def main() -> None:
         except CaseError as e:
             print(f"{name}@{release}: skipped ({e})")
             continue
-        with Session(release, args.workers, sorted({case.target})) as s:
+        with ReleasePool(release, args.workers, sorted({case.target})) as s:
             signature = observed(s.evaluate([case])[0])
             r = Reducer(s.evaluate, width=args.workers, budget=Budget(args.max_evals, 3600), allow_target_change=False).run(case, signature)
         row = {"scenario": f"{name}@{release}", **{k: v for k, v in r.summary().items() if k != "steps"}}

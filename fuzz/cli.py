@@ -164,6 +164,7 @@ def fuzz(
 def _reduce_buckets(root: Path, workers: int, evals: int, seconds: float, as_json: bool) -> None:
     """Every bucket without a report gets reduced, a verified repro and a report."""
     from fuzz import envs
+    from fuzz.pool import ReleasePool
     from fuzz.targets import TARGETS
     from reducer import workflow
     from reducer.shrink import Budget
@@ -172,7 +173,7 @@ def _reduce_buckets(root: Path, workers: int, evals: int, seconds: float, as_jso
     if not todo:
         return
     release = envs.installed_version()
-    with workflow.Session(release, workers, list(TARGETS)) as session:
+    with ReleasePool(release, workers, list(TARGETS)) as session:
         for b in todo:
             try:
                 s = workflow.process_bucket(b, session, Budget(evals, seconds))
@@ -283,6 +284,7 @@ def reduce(
     render: bool = typer.Option(True, help="Also render and verify repro.py, and write report.md."),
 ) -> None:
     """Shrink a failing case to a minimal one with the same signature; then repro and report."""
+    from fuzz.pool import ReleasePool
     from reducer import workflow
     from reducer.shrink import Budget
 
@@ -299,7 +301,7 @@ def reduce(
 
     from fuzz.targets import TARGETS
 
-    with workflow.Session(release, workers, list(TARGETS)) as session:
+    with ReleasePool(release, workers, list(TARGETS)) as session:
         try:
             summary = workflow.reduce_source(src, session, Budget(max_evals, max_seconds), not keep_target, confirm_runs, on_step)
         except CaseError as e:
@@ -345,6 +347,7 @@ def report(
 ) -> None:
     """Write report.md: summary, qparams evidence, verified repro, control cases, graph, versions."""
     from fuzz import envs, matrix
+    from fuzz.pool import ReleasePool
     from fuzz.targets import TARGETS
     from reducer import workflow
 
@@ -357,7 +360,7 @@ def report(
     table = ""
     if bisect_releases:
         table = matrix.bisect(case, envs.available(), outcome.signature).markdown()
-    with workflow.Session(release, workers, list(TARGETS)) as session:
+    with ReleasePool(release, workers, list(TARGETS)) as session:
         print(workflow.report_source(source, session, table))
 
 

@@ -43,11 +43,18 @@ def restore_removed_overloads() -> None:
         packet.Dimname = RemovedOverload("aten.transpose.Dimname")
 
 
+@lru_cache(maxsize=1)
 def release() -> Any:
     """The version-matrix entry of the executorch installed here (None when unlisted)."""
     from fuzz import envs
 
     return envs.RELEASES.get(envs.installed_version())
+
+
+def serializes() -> bool:
+    """Whether ``to_executorch()`` works here (fuzz.envs: not on 1.1-1.3 beside torch 2.13)."""
+    rel = release()
+    return rel is None or rel.serializes
 
 
 @lru_cache(maxsize=1)
@@ -171,14 +178,14 @@ class ReferenceModelRun:
         self.statuses: list[str] = []
         outer = self
 
-        serializes = (release() is None) or release().serializes
+        can_serialize = serializes()
 
         class _Dispatch(runner_utils.TosaReferenceModelDispatch):
             def _tosa_dispatch(self, lowered_backend_module, inputs):  # noqa: N802 - upstream name
                 return outer._run_delegate(lowered_backend_module, inputs)
 
             def __torch_function__(self, func, types, args=(), kwargs=None):
-                if serializes:
+                if can_serialize:
                     return super().__torch_function__(func, types, args, kwargs)
                 # Unserializable releases run the edge program: functional Q/DQ ops, whose
                 # ``.out`` overloads upstream's dispatch names do not exist there.

@@ -91,10 +91,10 @@ def python_for(version: str) -> str:
     """The interpreter that runs cases on ``version``: ours if it is the installed release."""
     if version == installed_version():
         return sys.executable
-    marker = env_dir(version) / MARKER
-    if not marker.exists():
+    python = cached_python(version)
+    if python is None:
         raise CaseError(f"no environment for executorch {version}; create it with: armfuzz env add {version}")
-    return str(env_dir(version) / "bin" / "python")
+    return python
 
 
 def worker_env() -> dict[str, str]:
@@ -113,7 +113,17 @@ def cached_python(version: str) -> str | None:
 def available() -> list[str]:
     """Releases runnable now: the installed one plus every ready cached venv, oldest first."""
     here = installed_version()
-    return [v for v in RELEASES if v == here or (env_dir(v) / MARKER).exists()]
+    return [v for v in RELEASES if v == here or cached_python(v) is not None]
+
+
+def versions_for(version: str) -> dict[str, str]:
+    """Package versions a release runs with: ours, or those its venv recorded when built."""
+    if version == installed_version():
+        from fuzz.compat import versions
+
+        return versions()
+    python_for(version)  # a clear error when the venv is missing
+    return json.loads((env_dir(version) / MARKER).read_text())["versions"]
 
 
 def add(version: str, log=print, force: bool = False) -> dict:

@@ -7,26 +7,18 @@ than halving: the whole row costs about a worker start-up per release, and the t
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from fuzz import envs
 from fuzz.case import Case
 from fuzz.corpus import observed
 from fuzz.outcome import Outcome
-from fuzz.pool import WorkerPool, run_all
+from fuzz.pool import ReleasePool
 
 
 def run_on_release(cases: list[Case], release: str, workers: int = 1, timeout: float = 300.0) -> list[Outcome]:
     """Each case's outcome on ``release``, through that release's venv and warm workers."""
-    python = envs.python_for(release)
-    with tempfile.TemporaryDirectory() as tmp:
-        pool = WorkerPool(max(1, min(workers, len(cases))), Path(tmp) / "workers.log", sorted({c.target for c in cases}), python)
-        try:
-            return run_all(pool, cases, timeout)
-        finally:
-            pool.close()
+    with ReleasePool(release, max(1, min(workers, len(cases))), sorted({c.target for c in cases}), timeout) as pool:
+        return pool.evaluate(cases)
 
 
 @dataclass
@@ -80,7 +72,3 @@ def bisect(case: Case, releases: list[str], signature: str | None = None, timeou
                 first_fixed = r
                 break
     return Bisection(signature, rows, first_bad, first_fixed)
-
-
-def runnable_releases() -> list[str]:
-    return envs.available()

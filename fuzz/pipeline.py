@@ -196,8 +196,7 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     lowered_gm = edge.exported_program().graph_module
     outcome.delegation = oracle.delegation_stats(lowered_gm)
     static_errors = oracle.static_program_errors(lowered_gm)
-    rel = compat.release()
-    if rel is None or rel.serializes:
+    if compat.serializes():
         with stage("serialize"):
             program = edge.to_executorch()
     else:

@@ -8,14 +8,17 @@ the same protocol.
 
 from __future__ import annotations
 
+import itertools
 import json
 import selectors
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from fuzz import envs
 from fuzz.case import Case
 from fuzz.envs import worker_env
 from fuzz.outcome import Outcome
@@ -113,16 +116,20 @@ def run_cases(
     """
     todo = list(items)
     todo.reverse()
+    sent: dict[int, Case] = {}  # job number -> case, for a worker that dies mid-case
+    numbers = itertools.count()
     while todo or pool.busy():
         for w in pool.idle():
             if not todo:
                 break
             key, case = todo.pop()
-            pool.send(w, {"job": [key], "case": case.to_dict(), "target": case.target, "timeout": timeout,
+            number = next(numbers)
+            sent[number] = case
+            pool.send(w, {"job": [key, number], "case": case.to_dict(), "target": case.target, "timeout": timeout,
                           "memory_mb": memory_mb})
         for job, result in pool.poll(0.5):
-            key = job["job"][0]
-            case = Case.from_dict(job["case"])
+            key, number = job["job"]
+            case = sent.pop(number)
             yield key, (Outcome.worker_died(case.case_id, case.target) if result is None else Outcome.from_dict(result["outcome"]))
 
 
@@ -130,3 +137,31 @@ def run_all(pool: WorkerPool, cases: list[Case], timeout: float = 300.0) -> list
     """Outcomes of ``cases`` in order (duplicates allowed: each runs)."""
     got = dict(run_cases(pool, list(enumerate(cases)), timeout))
     return [got[i] for i in range(len(cases))]
+
+
+class ReleasePool:
+    """A warm pool on one executorch release, with its own log directory; a context manager.
+
+    The reducer, control cases and bisection each need "run these cases on release X".
+    """
+
+    def __init__(self, release: str, workers: int, targets: list[str], timeout: float = 300.0) -> None:
+        self.release = release
+        self.timeout = timeout
+        self.python = envs.python_for(release)
+        self.width = workers
+        self._tmp = tempfile.TemporaryDirectory()
+        self.pool = WorkerPool(workers, Path(self._tmp.name) / "workers.log", targets, self.python)
+
+    def evaluate(self, cases: list[Case]) -> list[Outcome]:
+        return run_all(self.pool, cases, self.timeout)
+
+    def close(self) -> None:
+        self.pool.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> "ReleasePool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

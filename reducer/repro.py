@@ -33,8 +33,10 @@ from fuzz.ops import py
 from fuzz.signature import (
     activation_label,
     crash_signature,
+    frames_of,
     locate_frames,
     numerics_signature,
+    root_cause,
 )
 from fuzz.targets import TARGETS
 
@@ -96,7 +98,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
     """The repro script for ``case`` on its own target and ``release`` of executorch."""
     from fuzz import envs
 
-    case.validate("repro")
+    shapes = case.validate("repro")
     if not _RELEASE.match(release):
         raise CaseError(f"release {release!r} is not a version number")
     rel = envs.RELEASES.get(release)
@@ -105,7 +107,6 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         raise CaseError(f"executorch {release} cannot serialize here, so a numerics repro cannot run on it")
     fn, call = _config_call(case)
     ms = model_source(case, class_name="Repro")
-    shapes = case.validate()
     pshapes = _param_shapes(case)
     weights = [(nid, pname, py(tuple(pshapes[(nid, pname)])), py_recipe(r), seed)
                for nid, pname, r, seed in weight_assignments(case)]
@@ -119,6 +120,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         expected=expected,
         filename=filename,
         dimname_placeholder=bool(rel and rel.needs_dimname_placeholder),
+        failure_source=_sources(root_cause, frames_of),
         config_function=fn,
         config_call=call,
         make_tensor_source=_constants(recipes, "TINY_FACTOR", "HUGE_FACTOR") + "\n\n\n" + _sources(recipes.make_tensor, recipes.apply_channel_modifiers),

@@ -13,8 +13,6 @@ does not reduce again, and a killed run loses at most the step it was in.
 from __future__ import annotations
 
 import json
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +23,7 @@ from fuzz.corpus import observed
 from fuzz.errors import CaseError
 from fuzz.fsutil import atomic_write
 from fuzz.outcome import Outcome
-from fuzz.pool import WorkerPool, run_all
+from fuzz.pool import ReleasePool
 from reducer import repro
 from reducer.report import control_cases, judge_controls, render_report
 from reducer.shrink import Budget, Reducer, Step
@@ -55,32 +53,7 @@ def locate_source(path: Path, out: Path | None = None) -> Source:
     return Source(case, None, out or path.with_name(path.name.removesuffix(".json").removesuffix(".case") + ".reduced"))
 
 
-class Session:
-    """A warm pool on one release, shared by reduction, controls and verification."""
-
-    def __init__(self, release: str, workers: int, targets: list[str], timeout: float = 300.0) -> None:
-        self.release = release
-        self.timeout = timeout
-        self.python = envs.python_for(release)
-        self._tmp = tempfile.TemporaryDirectory()
-        self.pool = WorkerPool(workers, Path(self._tmp.name) / "workers.log", targets, self.python)
-        self.width = workers
-
-    def evaluate(self, cases: list[Case]) -> list[Outcome]:
-        return run_all(self.pool, cases, self.timeout)
-
-    def close(self) -> None:
-        self.pool.close()
-        self._tmp.cleanup()
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-def reduce_source(src: Source, session: Session, budget: Budget, allow_target_change: bool = True,
+def reduce_source(src: Source, session: ReleasePool, budget: Budget, allow_target_change: bool = True,
                   confirm_runs: int = 3, on_step: Callable[[Step], None] | None = None) -> dict[str, Any]:
     signature = src.signature
     if signature is None:
@@ -117,14 +90,14 @@ def render_source(out: Path, release: str, runs: int = 1, verify: bool = True) -
     return v.to_dict()
 
 
-def report_source(out: Path, session: Session, bisection_md: str = "") -> Path:
+def report_source(out: Path, session: ReleasePool, bisection_md: str = "") -> Path:
     case, outcome = load_reduced(out)
     reduction = json.loads((out / "reduction.json").read_text())
     verification = json.loads((out / "verification.json").read_text()) if (out / "verification.json").exists() else None
     script = (out / "repro.py").read_text() if (out / "repro.py").exists() else repro.render(case, outcome.signature, session.release)
     controls = control_cases(case)
     judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature)
-    versions = _versions(session.python)
+    versions = envs.versions_for(session.release)
     text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md)
     atomic_write(out / "report.md", text)
     return out / "report.md"
@@ -138,22 +111,12 @@ def load_reduced(out: Path) -> tuple[Case, Outcome]:
     return case, outcome
 
 
-def _versions(python: str) -> dict[str, str]:
-    if python == sys.executable:
-        from fuzz.compat import versions
-
-        return versions()
-    import subprocess
-
-    proc = subprocess.run([python, "-c", "import json; from fuzz.compat import versions; print(json.dumps(versions()))"],
-                          capture_output=True, text=True, env=envs.worker_env(), cwd="/")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def process_bucket(bucket: Path, session: Session, budget: Budget, on_step: Callable[[Step], None] | None = None) -> dict[str, Any]:
+def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: Callable[[Step], None] | None = None) -> dict[str, Any]:
     """Reduce, render + verify, and report one bucket, skipping steps already done."""
-    summary = reduce_source(locate_source(bucket), session, budget, on_step=on_step) \
-        if not (bucket / "reduction.json").exists() else json.loads((bucket / "reduction.json").read_text())
+    if (bucket / "reduction.json").exists():
+        summary = json.loads((bucket / "reduction.json").read_text())
+    else:
+        summary = reduce_source(locate_source(bucket), session, budget, on_step=on_step)
     if "error" in summary:
         return summary
     if not (bucket / "verification.json").exists():

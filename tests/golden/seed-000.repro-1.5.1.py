@@ -8,6 +8,7 @@
 
 import json
 import sys
+from types import TracebackType
 from typing import Any
 
 import torch
@@ -33,17 +34,38 @@ def step(name):
     print(f"[repro] {name}", file=sys.stderr, flush=True)
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """Unwrap ``raise Wrapper(...) from e`` chains.
+
+    executorch's pass manager re-raises every pass failure as a bare ``Exception("An error
+    occurred when running the '<adapter>' pass after ...")``; the bug's identity (type,
+    message, raising pass) is in the innermost cause.
+    """
+    seen = set()
+    while exc.__cause__ is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return exc
+
+
+def frames_of(tb: TracebackType | None) -> list[tuple[str, str, str]]:
+    """(filename, function, class of ``self`` or '') per frame, outermost first.
+
+    Rendered repros print the same triples for the verifier, so a crash is located the same
+    way in a worker and in a fresh process.
+    """
+    out = []
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        out.append((tb.tb_frame.f_code.co_filename, tb.tb_frame.f_code.co_name, type(obj).__name__ if obj is not None else ""))
+        tb = tb.tb_next
+    return out
+
+
 def summarize_failure(exc_type, exc, tb):
     """On failure, print one machine-readable line for armfuzz's verifier, then the usual traceback."""
-    cause = exc
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    frames, t = [], cause.__traceback__
-    while t is not None:
-        owner = t.tb_frame.f_locals.get("self")
-        frames.append([t.tb_frame.f_code.co_filename, t.tb_frame.f_code.co_name, type(owner).__name__ if owner is not None else ""])
-        t = t.tb_next
-    summary = {"stage": stage, "exception": type(cause).__name__, "message": str(cause), "frames": frames}
+    cause = root_cause(exc)
+    summary = {"stage": stage, "exception": type(cause).__name__, "message": str(cause), "frames": frames_of(cause.__traceback__)}
     print("ARMFUZZ-FAILURE " + json.dumps(summary), file=sys.stderr, flush=True)
     sys.__excepthook__(exc_type, exc, tb)
 
