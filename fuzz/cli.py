@@ -233,19 +233,14 @@ def replay(
     release: Optional[str] = typer.Option(None, help="Replay on this executorch release (see 'armfuzz env add'). Default: the installed one."),
 ) -> None:
     """Replay the corpus; exit 1 if any case regressed, changed or errored."""
-    import tempfile
-
     from fuzz import corpus as corpus_mod
-    from fuzz import envs
 
     try:
         entries = corpus_mod.load_corpus(corpus)
-        release = release or envs.installed_version()
-        python = envs.python_for(release)
     except CaseError as e:
         _usage_error(e)
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = corpus_mod.replay(entries, release, workers, Path(tmp) / "workers.log", python=python)
+    release = _release_or_exit(release)
+    rows = corpus_mod.replay(entries, release, workers)
     if record:
         for e, r in zip(entries, rows):
             corpus_mod.record(e, release, r["outcome"])

@@ -113,21 +113,17 @@ def markdown_summary(rows: list[dict[str, Any]], release: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replay(entries: list[Entry], release: str, workers: int, log_path: Path, timeout: float = 300.0,
-           python: str | None = None) -> list[dict[str, Any]]:
-    """Run every entry on warm workers (in parallel) and classify it against ``release``."""
-    from fuzz.pool import WorkerPool, run_cases
+def replay(entries: list[Entry], release: str, workers: int, timeout: float = 300.0) -> list[dict[str, Any]]:
+    """Run every entry on warm workers of ``release`` (in parallel) and classify it."""
+    from fuzz.pool import ReleasePool, run_cases
 
-    targets = sorted({e.case.target for e in entries})
-    pool = WorkerPool(max(1, min(workers, len(entries))), log_path, targets, python)
     by_id = {e.id: e for e in entries}
     rows: dict[str, dict[str, Any]] = {}
-    try:
-        for key, o in run_cases(pool, [(e.id, e.case) for e in entries], timeout):
+    targets = sorted({e.case.target for e in entries})
+    with ReleasePool(release, max(1, min(workers, len(entries))), targets, timeout) as pool:
+        for key, o in run_cases(pool.pool, [(e.id, e.case) for e in entries], timeout):
             e = by_id[key]
             exp = e.expected.get(release)
             rows[e.id] = {"id": e.id, "target": e.case.target, "expected": exp, "observed": observed(o),
                           "verdict": classify(exp, o), "outcome": o}
-    finally:
-        pool.close()
     return [rows[e.id] for e in entries]
