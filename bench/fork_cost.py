@@ -1,32 +1,70 @@
-"""What a fork per case costs: the same cases, each in a forked child vs in the warm process.
+"""What a fork per case costs, and what the worker's GC settings buy back.
 
-    python bench/fork_cost.py --mode fork --cases 10
-    python bench/fork_cost.py --mode inproc --cases 10
-    python bench/fork_cost.py --mode fork --cases 10 --extra-warmup 4
+    python bench/fork_cost.py --mode fork --cases 16
+    python bench/fork_cost.py --mode inproc --cases 16
+    python bench/fork_cost.py --mode gc --cases 16
 
-Run the modes as separate commands (each a fresh interpreter with the worker's warm-up) and
-compare the printed sums. In ``inproc`` every case also inherits the caches the earlier cases
-filled; a forked child throws its caches away. ``--extra-warmup`` lowers that many other
-generated cases before forking, to see whether a broader warm-up buys the difference back.
+``fork`` runs each case in a child forked from a warm process set up exactly like a worker
+(fuzz.worker: warm-up lowering, frozen heap, the child's GC threshold); ``inproc`` runs the
+cases in the warm process itself, like a bare loop, so later cases inherit the caches the
+earlier ones filled. Run the two as separate commands and compare the printed sums; the
+host's speed drifts by up to 20% over minutes, so for a fair pair run them at the same time,
+one per core (``taskset -c 0 ... & taskset -c 1 ...``), then swap cores.
+
+``gc`` is paired within one process: every case is forked four times from the same warm
+parent (heap not frozen, frozen, frozen + the child threshold, frozen + GC off), in an order
+that alternates per case, and the sums and the largest child peak RSS are printed per variant.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import resource
 import time
 
 from fuzz import quiet_backend
 
+#: variant -> the child's GC setting (the parent's heap is frozen in all but the first)
+VARIANTS = {"not-frozen": None, "frozen": None, "frozen+threshold": "threshold", "frozen+gc-off": "off"}
+
+
+def forked(case, child_gc: str | None = None) -> tuple[float, float, dict]:
+    """(wall s, peak RSS MB, child rusage figures) of ``case`` run in a forked child."""
+    from fuzz.pipeline import run_case
+    from fuzz.worker import CHILD_GC_THRESHOLD
+
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        if child_gc == "threshold":
+            gc.set_threshold(CHILD_GC_THRESHOLD)
+        elif child_gc == "off":
+            gc.disable()
+        run_case(case)
+        os._exit(0)
+    _, _, ru = os.wait4(pid, 0)
+    return time.monotonic() - t0, ru.ru_maxrss / 1024, {"minflt": ru.ru_minflt, "user": ru.ru_utime, "sys": ru.ru_stime}
+
+
+def in_process(case) -> tuple[float, dict]:
+    from fuzz.pipeline import run_case
+
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    run_case(case)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    return time.monotonic() - t0, {"minflt": r1.ru_minflt - r0.ru_minflt, "user": r1.ru_utime - r0.ru_utime,
+                                   "sys": r1.ru_stime - r0.ru_stime}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mode", choices=("fork", "inproc"), required=True)
-    ap.add_argument("--cases", type=int, default=10)
+    ap.add_argument("--mode", choices=("fork", "inproc", "gc"), required=True)
+    ap.add_argument("--cases", type=int, default=16)
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--target", default="tosa-int")
-    ap.add_argument("--extra-warmup", type=int, default=0)
     args = ap.parse_args()
     quiet_backend()
     import torch
@@ -34,27 +72,36 @@ def main() -> None:
     torch.set_num_threads(1)
     from fuzz import compat
     from fuzz.generator import generate
-    from fuzz.pipeline import run_case
-    from fuzz.worker import warm_up
+    from fuzz.worker import freeze_heap, warm_up
 
     compat.arm()
     warm_up([args.target])
-    for i in range(args.extra_warmup):
-        run_case(generate(0, i, args.target))
-    times = []
-    for i in range(args.cases):
-        case = generate(args.seed, i, args.target)
-        t0 = time.monotonic()
+    cases = [generate(args.seed, i, args.target) for i in range(args.cases)]
+    if args.mode == "gc":
+        wall = {v: 0.0 for v in VARIANTS}
+        rss = {v: 0.0 for v in VARIANTS}
+        for i, case in enumerate(cases):
+            for v in list(VARIANTS) if i % 2 == 0 else reversed(VARIANTS):
+                gc.collect()
+                gc.unfreeze() if v == "not-frozen" else gc.freeze()
+                t, r, _ = forked(case, VARIANTS[v])
+                wall[v] += t
+                rss[v] = max(rss[v], r)
+        print(json.dumps({"mode": "gc", "cases": args.cases, "sum_s": {v: round(t, 1) for v, t in wall.items()},
+                          "peak_rss_mb": {v: round(r) for v, r in rss.items()}}))
+        return
+    if args.mode == "fork":
+        freeze_heap()
+    times, usage = [], []
+    for case in cases:
         if args.mode == "fork":
-            pid = os.fork()
-            if pid == 0:
-                run_case(case)
-                os._exit(0)
-            os.waitpid(pid, 0)
+            t, _, u = forked(case, "threshold")
         else:
-            run_case(case)
-        times.append(round(time.monotonic() - t0, 2))
-    print(json.dumps({"mode": args.mode, "extra_warmup": args.extra_warmup, "per_case_s": times, "sum_s": round(sum(times), 1)}))
+            t, u = in_process(case)
+        times.append(round(t, 2))
+        usage.append(u)
+    total = {k: round(sum(u[k] for u in usage), 1) for k in ("user", "sys", "minflt")}
+    print(json.dumps({"mode": args.mode, "per_case_s": times, "sum_s": round(sum(times), 1), **total}))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ process to its parent: when the campaign dies, its workers and their children di
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -32,6 +33,12 @@ from fuzz import quiet_backend
 DEFAULT_MEMORY_MB = 8192
 #: Default per-case wall-clock limit; a normal lowering of a generated case takes 1-6 s.
 DEFAULT_TIMEOUT = 300.0
+#: Generation-0 threshold of the cyclic GC in a case child (CPython's default is 700). A
+#: child lives for one lowering and its memory goes back at exit, so frequent young
+#: collections are pure cost. Measured on 16 generated tosa-int cases, paired in one
+#: process (scratch experiment, see bench/fork_cost.py): frozen parent + default threshold
+#: 65.7 s, + this threshold 63.0 s, GC off 64.2 s; peak child RSS 373/376/384 MB.
+CHILD_GC_THRESHOLD = 20000
 _PR_SET_PDEATHSIG = 1
 
 
@@ -85,12 +92,25 @@ def main() -> None:
 
     compat.arm()  # the expensive import, paid once per worker
     warm_up([t for t in sys.argv[1:] if t])
+    freeze_heap()
     proto.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
         job = json.loads(line)
         proto.write(json.dumps(run_job(job)) + "\n")
+
+
+def freeze_heap() -> None:
+    """Move every object the worker holds into the GC's permanent generation before forking.
+
+    A child's collections then never traverse (and so never write to, and copy) the ~500k
+    objects it inherits: the copy-on-write faults halve and each case runs faster. Measured
+    on the same 16 cases, each forked from the same warm worker, frozen vs not: 65.7 s vs
+    71.2 s; on 20 cases, 3.4 s vs 5.7 s of system time.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +180,7 @@ def _child(case: Any, job: dict[str, Any], fd: int, memory_mb: int) -> None:
         die_with_parent()
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        gc.set_threshold(CHILD_GC_THRESHOLD)
         import torch
 
         torch.set_num_threads(1)
