@@ -14,6 +14,10 @@ one per core (``taskset -c 0 ... & taskset -c 1 ...``), then swap cores.
 ``gc`` is paired within one process: every case is forked four times from the same warm
 parent (heap not frozen, frozen, frozen + the child threshold, frozen + GC off), in an order
 that alternates per case, and the sums and the largest child peak RSS are printed per variant.
+The child's GC threshold matters when two cases run at once (memory traffic is what two
+workers share), so also run two at once, one per core, with different case ranges:
+``taskset -c 0 python bench/fork_cost.py --mode gc & taskset -c 1 python bench/fork_cost.py
+--mode gc --first 16``.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=("fork", "inproc", "gc"), required=True)
     ap.add_argument("--cases", type=int, default=16)
+    ap.add_argument("--first", type=int, default=0, help="index of the first generated case")
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--target", default="tosa-int")
     args = ap.parse_args()
@@ -76,7 +81,7 @@ def main() -> None:
 
     compat.arm()
     warm_up([args.target])
-    cases = [generate(args.seed, i, args.target) for i in range(args.cases)]
+    cases = [generate(args.seed, args.first + i, args.target) for i in range(args.cases)]
     if args.mode == "gc":
         wall = {v: 0.0 for v in VARIANTS}
         rss = {v: 0.0 for v in VARIANTS}

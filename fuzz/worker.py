@@ -34,10 +34,15 @@ DEFAULT_MEMORY_MB = 8192
 #: Default per-case wall-clock limit; a normal lowering of a generated case takes 1-6 s.
 DEFAULT_TIMEOUT = 300.0
 #: Generation-0 threshold of the cyclic GC in a case child (CPython's default is 700). A
-#: child lives for one lowering and its memory goes back at exit, so frequent young
-#: collections are pure cost. Measured on 16 generated tosa-int cases, paired in one
-#: process (scratch experiment, see bench/fork_cost.py): frozen parent + default threshold
-#: 65.7 s, + this threshold 63.0 s, GC off 64.2 s; peak child RSS 373/376/384 MB.
+#: child lives for one lowering and its memory goes back at exit; fewer young collections
+#: mean less memory traffic, which is what two workers on two cores compete for. Measured
+#: with two forking loops at once, one per core (bench/fork_cost.py --mode gc, run twice),
+#: each alternating per case between this and the default (heap frozen in both), 12 cases
+#: each, two rounds with the cores swapped:
+#: 49.7 vs 54.3 s, 44.7 vs 48.2 s, 45.0 vs 45.5 s, 37.8 vs 40.0 s. The campaign bench
+#: without it: (b) 1.73x saturated over 3 trials, against 1.88x over 4 with it.
+#: Alone on an idle core the effect is within noise (63.0 vs 65.7 s, 59.0 vs 56.7 s on 16).
+#: Child peak RSS: 376 vs 373 MB.
 CHILD_GC_THRESHOLD = 20000
 _PR_SET_PDEATHSIG = 1
 
@@ -105,9 +110,9 @@ def freeze_heap() -> None:
     """Move every object the worker holds into the GC's permanent generation before forking.
 
     A child's collections then never traverse (and so never write to, and copy) the ~500k
-    objects it inherits: the copy-on-write faults halve and each case runs faster. Measured
-    on the same 16 cases, each forked from the same warm worker, frozen vs not: 65.7 s vs
-    71.2 s; on 20 cases, 3.4 s vs 5.7 s of system time.
+    objects it inherits: the copy-on-write faults halve (~42k to ~20k per case) and each case
+    runs faster. ``python bench/fork_cost.py --mode gc --cases 16`` forks the same cases from
+    one warm process: frozen 56.7 s vs not 63.3 s (an earlier run: 65.7 vs 71.2 s).
     """
     gc.collect()
     gc.freeze()
