@@ -87,8 +87,11 @@ def main() -> None:
         rss = {v: 0.0 for v in VARIANTS}
         for i, case in enumerate(cases):
             for v in list(VARIANTS) if i % 2 == 0 else reversed(VARIANTS):
-                gc.collect()
-                gc.unfreeze() if v == "not-frozen" else gc.freeze()
+                if v == "not-frozen":
+                    gc.unfreeze()
+                    gc.collect()
+                else:
+                    freeze_heap()  # the worker's own call
                 t, r, _ = forked(case, VARIANTS[v])
                 wall[v] += t
                 rss[v] = max(rss[v], r)

@@ -36,8 +36,8 @@ DEFAULT_TIMEOUT = 300.0
 #: Generation-0 threshold of the cyclic GC in a case child (CPython's default is 700). A
 #: child lives for one lowering and its memory goes back at exit; fewer young collections
 #: mean less memory traffic, which is what two workers on two cores compete for. Measured
-#: with two forking loops at once, one per core (bench/fork_cost.py --mode gc, run twice),
-#: each alternating per case between this and the default (heap frozen in both), 12 cases
+#: with two forking loops at once, one per core, each alternating per case between this and
+#: the default (heap frozen in both; the pairing of bench/fork_cost.py --mode gc), 12 cases
 #: each, two rounds with the cores swapped:
 #: 49.7 vs 54.3 s, 44.7 vs 48.2 s, 45.0 vs 45.5 s, 37.8 vs 40.0 s. The campaign bench
 #: without it: (b) 1.73x saturated over 3 trials, against 1.88x over 4 with it.
