@@ -62,15 +62,22 @@ def model_source(case: Case, class_name: str = "FuzzModel") -> ModelSource:
     src = template_env().get_template("model.py.j2").render(
         class_name=class_name, inits=inits, lines=lines, args=[t.name for t in case.inputs], ret=ret
     )
-    node_ids = {n.id for n in case.nodes}
-    line_map = {}
+    return ModelSource(src, class_name, line_to_node(src, {n.id for n in case.nodes}))
+
+
+def line_to_node(source: str, node_ids: set[str]) -> dict[int, str]:
+    """Line number -> case node, for the assignments of the first ``forward`` in ``source``
+    (the generated model; a repro script holds it among other code, hence the end test)."""
+    out: dict[int, str] = {}
     in_forward = False
-    for no, text in enumerate(src.splitlines(), start=1):
+    for no, text in enumerate(source.splitlines(), start=1):
+        if in_forward and text.strip() and not text.startswith(" "):
+            break  # the class has ended
         in_forward = in_forward or text.lstrip().startswith("def forward")
         m = _ASSIGN.match(text)
         if in_forward and m and m.group(1) in node_ids:
-            line_map[no] = m.group(1)
-    return ModelSource(src, class_name, line_map)
+            out[no] = m.group(1)
+    return out
 
 
 def build_model(case: Case) -> tuple[nn.Module, ModelSource]:

@@ -130,6 +130,20 @@ def partitioner(target: Target, spec: Any) -> Any:
     return cls(spec)
 
 
+def record_debug_locations(spec: Any, artifacts: str) -> bool:
+    """Have the TOSA backend write each operator's FX node and stack trace into the
+    operator's ``location`` (``DebugMode.TOSA``): metadata only, the graph is unchanged; it is
+    what lets fuzz.localize map a TOSA tensor back to a case node. False where the release's
+    compile spec has no such mode. executorch requires an artifacts directory with it
+    (``ArmCompileSpec._to_list``); the TOSA it dumps there is a by-product."""
+    mode = getattr(getattr(spec, "DebugMode", None), "TOSA", None)
+    if mode is None or not hasattr(spec, "dump_debug_info"):
+        return False
+    spec.dump_intermediate_artifacts_to(artifacts)
+    spec.dump_debug_info(mode)
+    return True
+
+
 def edge_compile_config() -> Any:
     # As the seed repro: the Arm flow inserts ops the edge IR verifier does not know.
     return arm().EdgeCompileConfig(_check_ir_validity=False)
@@ -176,6 +190,8 @@ class ReferenceModelRun:
 
         self._ru = runner_utils
         self.statuses: list[str] = []
+        #: (TOSA bytes, inputs) of every delegate call, in order: localisation re-runs them.
+        self.calls: list[tuple[bytes, list[Any]]] = []
         outer = self
 
         can_serialize = serializes()
@@ -204,6 +220,7 @@ class ReferenceModelRun:
         ru = self._ru
         output_node = lbm.original_module.graph.output_node()
         arrays = [ru.torch_tensor_to_numpy(t) for t in inputs]
+        self.calls.append((lbm.processed_bytes, arrays))
         outputs, status = refmodel.run(lbm.processed_bytes, arrays, verbosity="LOW", initialize_variable_tensor_from_numpy=True)
         self.statuses.append(str(status).split(".")[-1])
         if status != refmodel.GraphStatus.TOSA_VALID:

@@ -77,6 +77,11 @@ def lsb_report(ref: torch.Tensor, got: torch.Tensor, q: dict[str, Any]) -> dict[
     """
     got_codes = torch.round(got / q["scale"]) + q["zp"]
     ref_codes = torch.round(ref / q["scale"]) + q["zp"]
+    return {**code_report(ref_codes, got_codes, q), "nonfinite": int((~torch.isfinite(got)).sum())}
+
+
+def code_report(ref_codes: torch.Tensor, got_codes: torch.Tensor, q: dict[str, Any]) -> dict[str, Any]:
+    """Error of lowered integer codes against reference codes, in LSB. (Carried into repros.)"""
     err = got_codes - ref_codes
     return {
         "quantized": True,
@@ -89,7 +94,6 @@ def lsb_report(ref: torch.Tensor, got: torch.Tensor, q: dict[str, Any]) -> dict[
         "mean_lsb": float(err.mean()) if err.numel() else 0.0,
         "mismatched": int((err != 0).sum()),
         "out_of_range": int(((got_codes < q["qmin"]) | (got_codes > q["qmax"])).sum()),
-        "nonfinite": int((~torch.isfinite(got)).sum()),
     }
 
 

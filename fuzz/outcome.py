@@ -45,6 +45,8 @@ class Outcome:
     regimes: list[str] = field(default_factory=list)
     regime_evidence: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: For a numerics verdict: per-node local / propagated errors and the culprit (fuzz.localize).
+    localization: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:

@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -23,16 +24,15 @@ from typing import Callable, Iterator
 
 import torch
 
-from fuzz import compat, oracle, qparams, regimes
+from fuzz import compat, localize, oracle, qparams, regimes
 from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
 from fuzz.outcome import Outcome
 from fuzz.signature import (
-    activation_label,
     crash_signature,
     locate,
-    numerics_signature,
+    numerics_verdict,
     raised_in_harness,
     root_cause,
 )
@@ -168,6 +168,13 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
 
 
 def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _Stages) -> None:
+    """Lower with the backend's intermediates in a scratch directory that lives as long as the
+    case: the TOSA it emits and its debug locations are evidence, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="armfuzz-lower-") as artifacts:
+        _lower_and_judge_in(artifacts, case, t, model, source, samples, outcome, stage)
+
+
+def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome: Outcome, stage: _Stages) -> None:
     a = compat.arm()
     example = samples[0]
     with stage("export"):
@@ -176,6 +183,8 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     ranges = regimes.float_ranges(exported, samples, source.line_to_node)
     with stage("quantize"):
         spec = compat.compile_spec(t)
+        if t.executes:
+            compat.record_debug_locations(spec, artifacts)
         prepared = a.prepare_pt2e(exported, compat.quantizer(t, spec, case.quant))
         with torch.no_grad():
             for s in samples:
@@ -216,12 +225,14 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     if not t.executes:
         return
     runner = compat.ReferenceModelRun()
-    gots, refs = [], []
+    gots, refs, delegate_runs = [], [], []
     with stage("execute"):
         module = program.exported_program().module()
         with runner.dispatch, torch.no_grad():
             for s in samples:
+                before = len(runner.calls)
                 gots.append(_as_list(module(*s)))
+                delegate_runs.append(runner.calls[before:])
     with stage("compare"):
         with torch.no_grad():
             for s in samples:
@@ -229,14 +240,20 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
         reports = oracle.compare_outputs(refs, gots, out_qparams, list(case.outputs))
     outcome.numerics = reports
     bad = [r for r in reports if r.get("symptom")]
-    if bad:
-        first = bad[0]
-        op = next(n.op for n in case.nodes if n.id == first["output"])
-        op = activation_label(op, outcome.qparams.get(first["output"]))
-        outcome.status = "numerics"
-        outcome.stage = "compare"
-        outcome.signature = numerics_signature(t.name, first["symptom"], op)
-        outcome.message = "; ".join(_describe(r) for r in bad)
+    if not bad:
+        return
+    with stage("localize"):
+        loc = localize.localize(case, case.validate(), converted, source.line_to_node, samples, delegate_runs,
+                                localize.node_qparams_by_key(converted, source.line_to_node))
+    outcome.localization = loc.to_dict()
+    outcome.stage = "compare"
+    outcome.status, outcome.signature = numerics_verdict(t.name, outcome.localization, {n.id: n.op for n in case.nodes}, bad[0])
+    outcome.message = "; ".join(_describe(r) for r in bad)
+    if loc.culprit is not None:
+        row = next(r for r in loc.table if r.node == loc.culprit)
+        outcome.message = (f"{row.node} ({row.op}) is wrong locally: {row.symptom}, max {row.local_max:.0f} LSB, "
+                           f"mean {row.local_mean:+.3f} LSB against the reference from its own lowered inputs; "
+                           + outcome.message)
 
 
 def _describe(r: dict) -> str:

@@ -22,7 +22,11 @@ _LINE = re.compile(r'File "' + re.escape(MODEL_FILENAME) + r'", line (\d+)')
 
 def origin(fx_node: torch.fx.Node, line_to_node: dict[int, str]) -> str | None:
     """The case node that produced an FX node, from its recorded stack trace."""
-    trace = fx_node.meta.get("stack_trace") or ""
+    return origin_of_trace(fx_node.meta.get("stack_trace") or "", line_to_node)
+
+
+def origin_of_trace(trace: str, line_to_node: dict[int, str]) -> str | None:
+    """The case node named by the innermost line of the generated model in a stack trace."""
     hits = _LINE.findall(trace)
     for line in reversed(hits):
         if int(line) in line_to_node:

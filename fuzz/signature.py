@@ -93,14 +93,36 @@ def locate_frames(frames: list[tuple[str, str, str]]) -> tuple[str, str | None]:
     return (frames[-1][1] if frames else ""), None
 
 
-def activation_label(op: str, q: dict | None) -> str:
-    """``relu(fuseable)`` / ``relu(nonfuseable)`` for the activations whose fusion depends on
-    zp == qmin (seed 000): the fused and the unfused paths are different bugs."""
+def numerics_verdict(target: str, localization: dict, ops: dict[str, str], first_bad: dict) -> tuple[str, str]:
+    """(status, signature) of a numerics failure, from its localisation (fuzz.localize).
+
+    Named at the culprit when one node is wrong locally; ``numerics-propagated`` (not a bug)
+    when every judged node is within tolerance of the reference from its own lowered inputs;
+    at the first bad output, marked ``unlocalized``, when no node could be judged. Shared by
+    the pipeline and the repro verifier, so both name a bug the same way.
+    """
+    rows = localization.get("table", [])
+    culprit = localization.get("culprit")
+    if culprit is not None:
+        row = next(r for r in rows if r["node"] == culprit)
+        label = culprit_label(row["op"], row.get("qparams") or None, [ops[f] for f in row["fused"]])
+        return "numerics", numerics_signature(target, row["symptom"], label)
+    op = ops[first_bad["output"]]
+    if any(r["checked"] for r in rows):
+        return "numerics-propagated", numerics_signature(target, "propagated", op)
+    return "numerics", numerics_signature(target, first_bad["symptom"], f"{op}(unlocalized)")
+
+
+def culprit_label(op: str, q: dict | None, fused_ops: list[str]) -> str:
+    """``relu(nonfuseable,after-conv2d)``: the culprit op with its fusion context, the two
+    things that decide which lowering path produced its value."""
     from fuzz.qparams import FUSEABLE_ACTIVATIONS
 
+    context = []
     if op in FUSEABLE_ACTIVATIONS and q is not None:
-        return op + ("(fuseable)" if q["zp"] == q["qmin"] else "(nonfuseable)")
-    return op
+        context.append("fuseable" if q["zp"] == q["qmin"] else "nonfuseable")
+    context += [f"after-{f}" for f in fused_ops]
+    return f"{op}({','.join(context) or 'alone'})"
 
 
 def root_cause(exc: BaseException) -> BaseException:

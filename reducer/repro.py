@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz import oracle, qparams, recipes
+from fuzz import localize, oracle, qparams, recipes
 from fuzz.case import Case
 from fuzz.codegen import (
     calibration_seeds,
+    line_to_node,
     model_source,
     template_env,
     weight_assignments,
@@ -31,11 +32,10 @@ from fuzz.codegen import (
 from fuzz.errors import CaseError
 from fuzz.ops import py
 from fuzz.signature import (
-    activation_label,
     crash_signature,
     frames_of,
     locate_frames,
-    numerics_signature,
+    numerics_verdict,
     root_cause,
 )
 from fuzz.targets import TARGETS
@@ -50,7 +50,12 @@ def comment(text: Any) -> str:
 
 def py_recipe(recipe: dict[str, Any]) -> str:
     recipes.check_recipe("repro: ", recipe, weights=True)
-    return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in recipe.items()) + "}"
+    return py_dict(recipe)
+
+
+def py_dict(d: dict[Any, Any]) -> str:
+    """A dict of validated plain values as Python source (keys and values through ``py``)."""
+    return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in d.items()) + "}"
 
 
 def _sources(*objs: Any) -> str:
@@ -113,7 +118,8 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
     samples = [[(py(tuple(shapes[name])), py_recipe(r), seed) for name, r, seed in sample] for sample in calibration_seeds(case)]
     env = template_env()
     env.filters["comment"] = comment
-    return env.get_template("repro.py.j2").render(
+    values = dict(
+
         title=title or expected,
         case_id=case.case_id,
         release=release,
@@ -131,10 +137,28 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         input_names=[t.name for t in case.inputs],
         check_numerics=numerics,
         oracle_source=_constants(oracle, "MAX_ERROR_LSB", "BIAS_LSB", "BIAS_MIN_ELEMENTS") + "\n\n\n"
-        + _sources(oracle.lsb_report, oracle.judge, qparams._is_dequantize, qparams.node_qparams, qparams.graph_output_qparams),
+        + _sources(oracle.lsb_report, oracle.code_report, oracle.judge, qparams._is_dequantize, qparams.node_qparams, qparams.graph_output_qparams),
         output_names=py(tuple(case.outputs)),
+        localize_source=_localize_source() if numerics else "",
+        node_list=py([(n.id, n.op, list(n.inputs)) for n in case.nodes]),
+        node_shapes=py_dict({k: tuple(v) for k, v in shapes.items()}),
         **_family_symbols(case.target),
     )
+    template = env.get_template("repro.py.j2")
+    # The localisation maps stack-trace lines of this very script to case nodes: render once
+    # to find the forward's lines, then again with the map (it sits below the model, so the
+    # model's line numbers do not move).
+    first = template.render(line_to_node="{}", **values)
+    return template.render(line_to_node=py_dict(line_to_node(first, {n.id for n in case.nodes})), **values)
+
+
+def _localize_source() -> str:
+    """fuzz.localize and the qparams helpers it calls, as source for the repro."""
+    return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT") + "\n\n\n"
+            + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, localize.NodeDivergence,
+                       localize.Localization, localize.tosa_operators, localize.dump_codes, localize._parse_dump,
+                       localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Forced,
+                       localize.fusion_groups, localize.localize, localize.node_qparams_by_key))
 
 
 def _param_shapes(case: Case) -> dict[tuple[str, str], list[int]]:
@@ -178,8 +202,8 @@ def signature_from_run(case: Case, returncode: int, stderr: str) -> str:
     if numerics is not None:
         bad = [r for r in numerics if r.get("symptom")]
         if bad:
-            op = next(n.op for n in case.nodes if n.id == bad[0]["output"])
-            return numerics_signature(target, bad[0]["symptom"], activation_label(op, bad[0]))
+            localization = _tagged(stderr, "ARMFUZZ-LOCALIZED ") or {}
+            return numerics_verdict(target, localization, {n.id: n.op for n in case.nodes}, bad[0])[1]
     if summary is not None:
         where, refined = locate_frames([tuple(f) for f in summary["frames"]])
         return crash_signature(target, refined or summary["stage"], summary["exception"], where, summary["message"])

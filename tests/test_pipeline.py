@@ -55,7 +55,7 @@ def test_range_oracle_catches_negative_relu_output(seed_case):
     c = sub_case(seed_case, ["conv1", "relu"], ["relu"], ["x"])
     o = run_case(c, "tosa-int")
     assert o.status == "numerics"
-    assert o.signature == "tosa-int/compare/numerics-out-of-range@relu(fuseable)"
+    assert o.signature == "tosa-int/compare/numerics-out-of-range@relu(fuseable,after-conv2d)"
     (r,) = o.numerics
     assert r["out_of_range"] > 0
 
@@ -70,7 +70,7 @@ def test_max_error_oracle_catches_the_unclamped_nonfuseable_relu(seed_case):
     assert o.status == "numerics"
     relu, conv2 = o.numerics
     assert relu["symptom"] == "out-of-range" and relu["max_lsb"] > 10
-    assert o.signature == "tosa-int/compare/numerics-out-of-range@relu(nonfuseable)"
+    assert o.signature == "tosa-int/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)"
     assert conv2["max_lsb"] > 1.0 and conv2["mean_lsb"] > 0.25
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import importlib.metadata
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_golden_repro_numerics_on_installed_release():
-    _golden("seed-000.repro-1.5.1.py", render(Case.load(SEED_CASE), "tosa-int-fp/compare/numerics-max-error@conv2d", "1.5.1"))
+    _golden("seed-000.repro-1.5.1.py", render(Case.load(SEED_CASE), "tosa-int-fp/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)", "1.5.1"))
 
 
 def test_golden_repro_crash_on_old_release_carries_the_placeholder():
@@ -141,3 +142,19 @@ def test_repro_that_does_not_fail_is_not_verified():
     sig = "tosa-int/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
     v = verify(render(case, sig, "1.5.1"), case, sig, sys.executable, runs=1)
     assert not v.verified and v.observed == ["pass"]
+
+
+@pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="numerics bug measured on 1.5.1")
+def test_numerics_repro_localises_in_a_fresh_process_and_names_the_same_culprit():
+    """The repro carries the localisation (fuzz.localize as source): run alone, it prints the
+    per-node table and the verifier recovers the culprit-named signature from it."""
+    from fuzz.pipeline import run_case
+
+    case = Case.load(ROOT / "corpus" / "relu-nonfuseable-unclamped" / "reduced.case.json")
+    o = run_case(case)
+    assert o.signature.endswith("@relu(nonfuseable,after-conv2d)")
+    script = render(case, o.signature, "1.5.1")
+    assert "import fuzz" not in script and "from fuzz" not in script
+    v = verify(script, case, o.signature, sys.executable, runs=1)
+    assert v.verified, v.to_dict()
