@@ -158,7 +158,8 @@ compile_spec = TosaCompileSpec('TOSA-1.0+INT+FP')
 # the graph is unchanged), so the localisation below can name the node that is wrong.
 import tempfile
 
-compile_spec.dump_intermediate_artifacts_to(tempfile.mkdtemp(prefix="repro-artifacts-"))
+artifacts = tempfile.TemporaryDirectory(prefix="repro-artifacts-")  # removed at exit
+compile_spec.dump_intermediate_artifacts_to(artifacts.name)
 compile_spec.dump_debug_info(compile_spec.DebugMode.TOSA)
 quantizer = TOSAQuantizer(compile_spec)
 quantizer.set_global(get_symmetric_quantization_config(
@@ -383,13 +384,16 @@ if bad:
         The case node comes from the operator's debug location, written by the Arm backend in
         ``DebugMode.TOSA`` (executorch/backends/arm/operators/node_visitor.py
         ``_serialize_operator``): the JSON of its FX node, whose stack trace names the line of the
-        generated model.
+        generated model. Nodes that Arm passes create without a stack trace (the RESCALE and
+        TRANSPOSE after a conv, on 1.2.0) inherit the case node of the operator that produced
+        their first attributed input: they finish that node's computation.
         """
         from tosa import Op, TosaGraph
 
         names = {v: k for k, v in vars(Op.Op).items() if isinstance(v, int)}
         graph = TosaGraph.TosaGraph.GetRootAs(tosa_bytes, 0)
         out = []
+        produced_by: dict[str, str] = {}
         for r in range(graph.RegionsLength()):
             region = graph.Regions(r)
             for b in range(region.BlocksLength()):
@@ -405,6 +409,11 @@ if bad:
                         except (ValueError, AttributeError):
                             node = None
                     outputs = [op.Outputs(j).decode() for j in range(op.OutputsLength())]
+                    if node is None:
+                        inputs = (op.Inputs(j).decode() for j in range(op.InputsLength()))
+                        node = next((produced_by[i] for i in inputs if i in produced_by), None)
+                    if node is not None:
+                        produced_by.update((o, node) for o in outputs)
                     out.append((names.get(op.Op(), str(op.Op())), outputs, node))
         return out
 
@@ -555,7 +564,7 @@ if bad:
         line_to_node: dict[int, str],
         samples: list[tuple],
         delegate_runs: list[list[tuple[bytes, list[np.ndarray]]]],
-        line_qparams: dict[str, dict[str, Any]],
+        qparams_by_node: dict[str, dict[str, Any]],
     ) -> Localization:
         """Per-node local and propagated errors, and the first node whose local error is a bug.
 
@@ -567,11 +576,13 @@ if bad:
         groups = fusion_groups(case, quantized)
         node_shapes = {k: tuple(v) for k, v in shapes.items()}
         acc: dict[str, dict[str, list[torch.Tensor]]] = {}
+        operators: dict[bytes, list] = {}  # each delegate's graph is parsed once, whatever the samples
         for sample, runs in zip(samples, delegate_runs):
             lowered: dict[str, np.ndarray] = {}
             for tosa_bytes, inputs in runs:
-                ops = tosa_operators(tosa_bytes, line_to_node)
-                lowered.update(lowered_values(ops, dump_codes(tosa_bytes, inputs), groups, node_shapes))
+                if tosa_bytes not in operators:
+                    operators[tosa_bytes] = tosa_operators(tosa_bytes, line_to_node)
+                lowered.update(lowered_values(operators[tosa_bytes], dump_codes(tosa_bytes, inputs), groups, node_shapes))
             plain, forced = _Forced(converted, keys, {}, node_shapes), _Forced(converted, keys, lowered, node_shapes)
             with torch.no_grad():
                 plain.run(*sample)
@@ -589,11 +600,11 @@ if bad:
             if n.id not in quantized:
                 continue
             row = NodeDivergence(n.id, n.op, fused=groups[n.id][1:])
-            if n.id not in acc or n.id not in line_qparams:
+            if n.id not in acc or n.id not in qparams_by_node:
                 row.checked = False
                 table.append(row)
                 continue
-            q = row.qparams = line_qparams[n.id]
+            q = row.qparams = qparams_by_node[n.id]
             got, local, plain = (torch.cat(acc[n.id][k]) for k in ("got", "local", "plain"))
             loc = code_report(local, got, q)
             prop = code_report(plain, got, q)
