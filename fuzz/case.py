@@ -68,6 +68,12 @@ class QuantConfig:
     weight_qmin: int = -127
     weight_qmax: int = 127
 
+    @property
+    def four_bit_weights(self) -> bool:
+        """executorch's rule for INT4 weights: an int8 qspec with range exactly [-7, 7]
+        (backends/arm/_passes/fold_qdq_with_annotated_qparams_pass.py ``_get_special_dtype``)."""
+        return self.weight_qmin == -7 and self.weight_qmax == 7
+
 
 @dataclass
 class Case:

@@ -89,14 +89,16 @@ def arm() -> SimpleNamespace:
     )
 
 
-def compile_spec(target: Target) -> Any:
+def compile_spec(target: Target, quant: QuantConfig) -> Any:
+    """The target's compile spec for a case with this quant config (Target.spec_for)."""
     a = arm()
+    spec = target.spec_for(quant.four_bit_weights)
     if target.family == "tosa":
-        return a.TosaCompileSpec(target.tosa_spec)
+        return a.TosaCompileSpec(spec)
     if target.family == "ethos-u":
         return a.EthosUCompileSpec(target.accelerator)
     if target.family == "vgf":
-        return a.VgfCompileSpec(target.tosa_spec)
+        return a.VgfCompileSpec(spec)
     raise ValueError(f"unknown target family {target.family!r}")
 
 

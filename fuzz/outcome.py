@@ -18,6 +18,8 @@ STATUSES = (
     "oom",  # the case exceeded its memory limit
     "native-crash",  # the process died on a signal (vela, model-converter, reference model)
     "harness-error",
+    "rejected-config",  # executorch documents the configuration as unsupported: our mistake (fuzz.config_rules)
+    "numerics-propagated",  # output error that every node's local check explains as carried rounding (fuzz.localize)
 )
 FAILURES = ("crash", "invalid-tosa", "numerics", "invalid-program", "timeout", "oom", "native-crash")
 
@@ -27,6 +29,9 @@ class Outcome:
     case_id: str
     target: str
     status: str
+    #: The TOSA specification the case was lowered for (the target's, plus what its quant
+    #: config needs, e.g. +int4): the full configuration, for reports and repros.
+    spec: str = ""
     stage: str = ""
     signature: str = ""
     #: Where it failed: the Arm pass class, tool or function that raised.

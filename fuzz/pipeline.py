@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from fuzz import compat, localize, oracle, qparams, regimes
+from fuzz import compat, config_rules, localize, oracle, qparams, regimes
 from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
@@ -32,6 +32,7 @@ from fuzz.outcome import Outcome
 from fuzz.signature import (
     crash_signature,
     locate,
+    normalise_message,
     numerics_verdict,
     raised_in_harness,
     root_cause,
@@ -164,7 +165,11 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
             _fail(outcome, "harness-error", stage.current, type(cause).__name__, "", str(cause), e)
         else:
             where, refined = locate(cause.__traceback__)
-            _fail(outcome, "crash", refined or stage.current, type(cause).__name__, where, str(cause), e)
+            rule = config_rules.rejected(type(cause).__name__, where, str(cause))
+            _fail(outcome, "rejected-config" if rule else "crash", refined or stage.current, type(cause).__name__, where, str(cause), e)
+            if rule:
+                # Shown and counted, never bucketed: the name says which documented rule.
+                outcome.signature = f"{outcome.target}/rejected-config/{rule.name}: {normalise_message(str(cause))}"
 
 
 def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _Stages) -> None:
@@ -182,7 +187,8 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     # Natural ranges before prepare_pt2e, which rewrites the graph it is given.
     ranges = regimes.float_ranges(exported, samples, source.line_to_node)
     with stage("quantize"):
-        spec = compat.compile_spec(t)
+        spec = compat.compile_spec(t, case.quant)
+        outcome.spec = str(spec.tosa_spec)
         if t.executes:
             compat.record_debug_locations(spec, artifacts)
         prepared = a.prepare_pt2e(exported, compat.quantizer(t, spec, case.quant))

@@ -30,6 +30,19 @@ class Target:
     def compile_only(self) -> bool:
         return not self.executes
 
+    def spec_for(self, four_bit_weights: bool) -> str | None:
+        """The TOSA spec string a case runs on: the target's, plus the ``int4`` extension when
+        its weights are 4-bit. executorch refuses INT4 tensors on a spec without it
+        (tosa/mapping.py ``TosaArg.__validate``); upstream's a8w4 tests ask for it
+        (``tosa_extensions=["int4"]``) and VgfCompileSpec's default spec carries it. Ethos-U
+        specs come from the accelerator and already carry int4 (ethosu/compile_spec.py
+        ``_tosa_spec_for_target``): None here."""
+        if self.tosa_spec is None:
+            return None
+        if four_bit_weights and "+int4" not in self.tosa_spec:
+            return self.tosa_spec + "+int4"
+        return self.tosa_spec
+
 
 TARGETS: dict[str, Target] = {
     t.name: t

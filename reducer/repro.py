@@ -66,20 +66,21 @@ def _constants(module: Any, *names: str) -> str:
     return "\n".join(f"{n} = {getattr(module, n)!r}" for n in names)
 
 
-def _family_symbols(target: str) -> dict[str, Any]:
-    t = TARGETS[target]
+def _family_symbols(case: Case) -> dict[str, Any]:
+    t = TARGETS[case.target]
+    spec = t.spec_for(case.quant.four_bit_weights)
     if t.family == "tosa":
         return {"quantizer_class": "TOSAQuantizer", "partitioner_class": "TOSAPartitioner",
                 "spec_imports": ["from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec",
                                  "from executorch.backends.arm.tosa.partitioner import TOSAPartitioner"],
-                "compile_spec": f"TosaCompileSpec({py_str(t.tosa_spec)})", "tools": "tosa-tools"}
+                "compile_spec": f"TosaCompileSpec({py_str(spec)})", "tools": "tosa-tools"}
     if t.family == "ethos-u":
         return {"quantizer_class": "EthosUQuantizer", "partitioner_class": "EthosUPartitioner",
                 "spec_imports": ["from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner"],
                 "compile_spec": f"EthosUCompileSpec({py_str(t.accelerator)})", "tools": "ethos-u-vela"}
     return {"quantizer_class": "VgfQuantizer", "partitioner_class": "VgfPartitioner",
             "spec_imports": ["from executorch.backends.arm.vgf import VgfCompileSpec, VgfPartitioner"],
-            "compile_spec": f"VgfCompileSpec({py_str(t.tosa_spec)})", "tools": "ai_ml_sdk_model_converter"}
+            "compile_spec": f"VgfCompileSpec({py_str(spec)})", "tools": "ai_ml_sdk_model_converter"}
 
 
 def py_str(s: str) -> str:
@@ -142,7 +143,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         localize_source=_localize_source() if numerics else "",
         node_list=py([(n.id, n.op, list(n.inputs)) for n in case.nodes]),
         node_shapes=py_dict({k: tuple(v) for k, v in shapes.items()}),
-        **_family_symbols(case.target),
+        **_family_symbols(case),
     )
     template = env.get_template("repro.py.j2")
     # The localisation maps stack-trace lines of this very script to case nodes: render once
