@@ -40,19 +40,29 @@ def run(
     case_file: Path = typer.Argument(..., help="A case JSON file."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Target(s): a name, a comma list, or 'all'. Default: the case's own."),
     as_json: bool = typer.Option(False, "--json", help="Print outcomes as JSON (one object per line)."),
+    timeout: float = typer.Option(300.0, help="Seconds the case may take on one target."),
+    memory_mb: int = typer.Option(8192, help="Address-space limit for the case (RLIMIT_AS), MiB."),
+    inject: Optional[str] = typer.Option(None, hidden=True, help="Test seam: segfault|hang|oom|abort in the case's child."),
 ) -> None:
-    """Run one case through the real Arm lowering and print its verdict."""
+    """Run one case through the real Arm lowering and print its verdict.
+
+    Each target runs in a forked child, as in a campaign: a native crash of vela or the
+    reference model becomes a verdict (native-crash/SIGSEGV@stage), not the end of this command.
+    """
     try:
         case = Case.load(case_file)
     except CaseError as e:
         _usage_error(e)
     targets = _targets_or_exit(target) if target else [case.target]
     quiet_backend()
-    from fuzz.pipeline import run_case
+    from fuzz import compat
+    from fuzz.worker import run_job
 
+    compat.arm()  # import the backend once, before forking: every child inherits it warm
     failed = False
     for t in targets:
-        o = run_case(case, t)
+        result = run_job({"case": case.to_dict(), "target": t, "timeout": timeout, "memory_mb": memory_mb, "inject": inject})
+        o = Outcome.from_dict(result["outcome"])
         failed |= o.failed or o.status == "harness-error"
         if as_json:
             print(json.dumps(o.to_dict()), flush=True)

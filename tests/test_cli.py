@@ -26,6 +26,18 @@ def test_run_prints_json_outcome_with_evidence():
 
 
 @pytest.mark.pipeline
+def test_run_survives_a_native_crash_and_prints_its_verdict():
+    """The case runs in a forked child: a SIGSEGV during lowering (injected where vela or the
+    reference model would crash) is a verdict with its stage, in JSON, exit code 1."""
+    res = runner.invoke(app, ["run", str(SEED_CASE), "--target", "tosa-int", "--json", "--inject", "segfault"])
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1, res.stdout
+    o = json.loads(lines[0])
+    assert (o["status"], o["signature"]) == ("native-crash", "tosa-int/native-crash/SIGSEGV@lower")
+    assert res.exit_code == 1
+
+
+@pytest.mark.pipeline
 def test_fuzz_runs_a_campaign_and_buckets_lists_it(tmp_path):
     camp = tmp_path / "c"
     res = runner.invoke(app, ["fuzz", "--seed", "3", "--cases", "2", "--targets", "tosa-int", "--campaign", str(camp), "--workers", "1"])
