@@ -132,18 +132,17 @@ def partitioner(target: Target, spec: Any) -> Any:
     return cls(spec)
 
 
-def record_debug_locations(spec: Any, artifacts: str) -> bool:
-    """Have the TOSA backend write each operator's FX node and stack trace into the
-    operator's ``location`` (``DebugMode.TOSA``): metadata only, the graph is unchanged; it is
-    what lets fuzz.localize map a TOSA tensor back to a case node. False where the release's
-    compile spec has no such mode. executorch requires an artifacts directory with it
-    (``ArmCompileSpec._to_list``); the TOSA it dumps there is a by-product."""
-    mode = getattr(getattr(spec, "DebugMode", None), "TOSA", None)
-    if mode is None or not hasattr(spec, "dump_debug_info"):
-        return False
+def dump_artifacts(spec: Any, artifacts: str, debug_locations: bool) -> None:
+    """Have the TOSA backend write each graph it emits to ``artifacts`` (``output_*.tosa``,
+    before vela or model-converter runs: fuzz.tosa_check validates it) and, with
+    ``debug_locations``, write each operator's FX node and stack trace into its ``location``
+    (``DebugMode.TOSA``; metadata only, the graph is unchanged), which is what lets
+    fuzz.localize map a TOSA tensor back to a case node. Releases whose compile spec has no
+    debug mode get the artifacts only."""
     spec.dump_intermediate_artifacts_to(artifacts)
-    spec.dump_debug_info(mode)
-    return True
+    mode = getattr(getattr(spec, "DebugMode", None), "TOSA", None)
+    if debug_locations and mode is not None and hasattr(spec, "dump_debug_info"):
+        spec.dump_debug_info(mode)
 
 
 def edge_compile_config() -> Any:
@@ -232,6 +231,16 @@ class ReferenceModelRun:
 
 class InvalidTosa(RuntimeError):
     """The reference model rejected the TOSA graph a delegate carries."""
+
+
+class InvalidTosaGraph(RuntimeError):
+    """The emitted TOSA graph breaks the specification (fuzz.tosa_check); ``evidence`` is
+    what the next tool made of it (vela's or model-converter's error), if it ran."""
+
+    def __init__(self, violations: list[str], evidence: str = "") -> None:
+        super().__init__("; ".join(violations))
+        self.violations = violations
+        self.evidence = evidence
 
 
 def versions() -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from fuzz import compat, config_rules, localize, oracle, qparams, regimes
+from fuzz import compat, config_rules, localize, oracle, qparams, regimes, tosa_check
 from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
@@ -157,6 +157,12 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
         mark_abnormal(outcome, "oom", stage.current, f"MemoryError: {e}")
     except compat.InvalidTosa as e:
         _fail(outcome, "invalid-tosa", stage.current, "InvalidTosa", "reference-model", str(e), e)
+    except compat.InvalidTosaGraph as e:
+        _fail(outcome, "invalid-tosa", "lower", "InvalidTosaGraph", "tosa-check", str(e), e)
+        op, _, rule = tosa_check.violation_kind(e.violations[0]).partition(": ")
+        outcome.signature = f"{outcome.target}/invalid-tosa@{op}: {rule}"
+        if e.evidence:
+            outcome.message += f" | {t.compiler or 'the next tool'} on this graph: {e.evidence[:600]}"
     except Exception as e:  # noqa: BLE001 - every executorch failure becomes a verdict
         cause = root_cause(e)
         if isinstance(cause, MemoryError) or "can't allocate memory" in str(cause):
@@ -176,7 +182,23 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
     """Lower with the backend's intermediates in a scratch directory that lives as long as the
     case: the TOSA it emits and its debug locations are evidence, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="armfuzz-lower-") as artifacts:
-        _lower_and_judge_in(artifacts, case, t, model, source, samples, outcome, stage)
+        try:
+            _lower_and_judge_in(artifacts, case, t, model, source, samples, outcome, stage)
+        except compat.InvalidTosaGraph:
+            raise
+        except Exception as e:
+            # A tool that fails on an invalid graph (vela's ERROR_IF, model-converter) is
+            # a symptom: the bug is the graph executorch emitted.
+            if stage.current in ("lower", "compile"):
+                _raise_if_invalid(artifacts, evidence=f"{type(root_cause(e)).__name__}: {root_cause(e)}")
+            raise
+
+
+def _raise_if_invalid(artifacts: str, evidence: str = "") -> None:
+    """InvalidTosaGraph when a TOSA graph executorch emitted breaks the specification."""
+    violations = [v for f in tosa_check.dumped_tosa_files(artifacts) for v in tosa_check.tosa_violations(f.read_bytes())]
+    if violations:
+        raise compat.InvalidTosaGraph(violations, evidence)
 
 
 def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome: Outcome, stage: _Stages) -> None:
@@ -189,8 +211,7 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     with stage("quantize"):
         spec = compat.compile_spec(t, case.quant)
         outcome.spec = str(spec.tosa_spec)
-        if t.executes:
-            compat.record_debug_locations(spec, artifacts)
+        compat.dump_artifacts(spec, artifacts, debug_locations=t.executes)
         prepared = a.prepare_pt2e(exported, compat.quantizer(t, spec, case.quant))
         with torch.no_grad():
             for s in samples:
@@ -208,6 +229,9 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         edge = a.to_edge_transform_and_lower(
             exported_q, partitioner=[compat.partitioner(t, spec)], compile_config=compat.edge_compile_config()
         )
+    # Checked before anything runs the graph: an invalid one gets the same verdict on every
+    # target, where the reference model would segfault and vela would refuse it.
+    _raise_if_invalid(artifacts)
     lowered_gm = edge.exported_program().graph_module
     outcome.delegation = oracle.delegation_stats(lowered_gm)
     static_errors = oracle.static_program_errors(lowered_gm)
