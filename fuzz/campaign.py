@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from fuzz import envs
+from fuzz.bugs import Bug, group
 from fuzz.case import Case
 from fuzz.fsutil import atomic_write
 from fuzz.generator import generate
@@ -59,10 +61,17 @@ class Bucket:
     smallest: tuple[int, str, str | None] = (0, "", None)
     smallest_nodes: int = 1 << 30
     new: bool = False  # first seen in this session
+    #: executorch releases this signature was seen on
+    releases: set[str] = field(default_factory=set)
+    #: id of the bug this bucket belongs to (fuzz.bugs), once known
+    bug: str | None = None
 
     def meta(self) -> dict[str, Any]:
         return {
             "signature": self.signature,
+            "bug": self.bug,
+            "bug_report": f"../../bugs/{self.bug}/report.md" if self.bug else None,
+            "releases": sorted(self.releases),
             "count": self.count,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
@@ -81,6 +90,16 @@ class CampaignState:
     buckets: dict[str, Bucket] = field(default_factory=dict)
     #: target -> regime -> number of results that reached it
     coverage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    #: case index -> its failures (target, status, signature): one case, several symptoms
+    case_failures: dict[int, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def bugs(self) -> list[Bug]:
+        """Bugs over the buckets (fuzz.bugs), first seen first; tags each bucket with its bug."""
+        found = group(list(self.buckets.values()), self.case_failures)
+        for bug in found:
+            for sig in bug.buckets:
+                self.buckets[sig].bug = bug.id
+        return found
 
     def add(self, ev: dict[str, Any], new: bool = False) -> tuple[Bucket | None, bool, bool]:
         """Fold one result event in; returns (bucket, is_first, is_smallest)."""
@@ -99,6 +118,9 @@ class CampaignState:
             b = self.buckets[ev["signature"]] = Bucket(ev["signature"], first_seen=ev["t"], first=ref, new=new)
         b.count += 1
         b.last_seen = ev["t"]
+        if ev.get("release"):
+            b.releases.add(ev["release"])
+        self.case_failures[ev["index"]].append((ev["target"], ev["status"], ev["signature"]))
         smallest = ev["nodes"] < b.smallest_nodes
         if smallest:
             b.smallest, b.smallest_nodes = ref, ev["nodes"]
@@ -129,6 +151,13 @@ class CampaignDir:
             return have
         atomic_write(self.config_path, json.dumps({**want, "created": time.time()}, indent=2) + "\n")
         return want
+
+    def open_existing(self) -> dict[str, Any]:
+        """campaign.json of a campaign that exists (one-line error naming the file otherwise)."""
+        try:
+            return json.loads(self.config_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise CampaignError(f"{self.config_path}: missing or corrupt; is {self.root} a campaign directory?") from None
 
     def load(self) -> CampaignState:
         """Rebuild state from the log, dropping a torn last line left by a kill mid-write."""
@@ -173,17 +202,40 @@ class CampaignDir:
         atomic_write(d / "meta.json", json.dumps(b.meta(), indent=2) + "\n")
 
     def heal(self, state: CampaignState, seed: int) -> None:
-        """Regenerate bucket files a kill left unwritten (the log had them already)."""
+        """Regenerate bucket and bug files a kill left unwritten (the log had them already)."""
+        bugs = state.bugs()
         for b in state.buckets.values():
             d = self.bucket_dir(b)
             for role, (index, target, focus) in (("first", b.first), ("smallest", b.smallest)):
                 if not (d / f"{role}.case.json").exists():
                     atomic_write(d / f"{role}.case.json", generate(seed, index, target, focus).to_json())
             self.write_bucket(b, None, None, first=False, smallest=False)
+        self.write_bugs(bugs, seed)
+
+    def bug_dir(self, bug: Bug) -> Path:
+        return self.root / "bugs" / bug.id
+
+    def write_bugs(self, bugs: list[Bug], seed: int) -> None:
+        """``bugs.json`` and, per bug, ``meta.json`` plus its representative as a bucket-like
+        directory (``signature.txt``, ``smallest.case.json``) that `armfuzz reduce` takes.
+        A reduced bug keeps the case its report was made from."""
+        for bug in bugs:
+            d = self.bug_dir(bug)
+            index, target, focus, _, signature = bug.representative
+            meta = bug.meta()
+            written = (_read_json(d / "meta.json") or {}).get("representative") if (d / "meta.json").exists() else None
+            if not (d / "reduction.json").exists() and (written != meta["representative"] or not (d / "smallest.case.json").exists()):
+                atomic_write(d / "smallest.case.json", generate(seed, index, target, focus).to_json())
+                atomic_write(d / "signature.txt", signature + "\n")
+            atomic_write(d / "meta.json", json.dumps(meta, indent=2) + "\n")
+        index = [{**bug.meta(), "report": f"bugs/{bug.id}/report.md" if (self.bug_dir(bug) / "report.md").exists() else None}
+                 for bug in bugs]
+        atomic_write(self.root / "bugs.json", json.dumps(index, indent=2) + "\n")
 
     def write_stats(self, state: CampaignState, extra: dict[str, Any]) -> None:
         stats = {
             "results": len(state.done),
+            "bugs": len(state.bugs()),
             "buckets": len(state.buckets),
             "per_target": {t: dict(c) for t, c in state.tally.items()},
             "delegated_mean": {t: round(sum(v) / len(v), 3) for t, v in state.delegated.items() if v},
@@ -191,6 +243,14 @@ class CampaignDir:
             **extra,
         }
         atomic_write(self.root / "stats.json", json.dumps(stats, indent=2) + "\n")
+
+
+def _read_json(path: Path) -> Any:
+    """A derived JSON file, or {} when a kill left it torn: it is rewritten from the log."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def parse_budget(text: str | None) -> float | None:
@@ -259,6 +319,7 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
     """Run (or resume) a campaign until its case count or time budget is spent."""
     cdir = CampaignDir(cfg.root)
     cdir.open(cfg.seed, cfg.targets, cfg.timeout, cfg.memory_mb)
+    release = envs.installed_version()
     state = cdir.load()
     cdir.heal(state, cfg.seed)
     t_start = time.monotonic()
@@ -292,7 +353,7 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
                         requeue.append((index, target))
                         continue
                     result = _worker_lost(job)
-                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result)
+                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result, release)
                 cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
                 if on_result is not None:
                     on_result(ev, state)
@@ -318,7 +379,7 @@ def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
 
 def _record(
     cdir: CampaignDir, state: CampaignState, case: Case, seed: int, index: int, target: str, focus: str | None,
-    result: dict[str, Any],
+    result: dict[str, Any], release: str,
 ) -> dict[str, Any]:
     o = result["outcome"]
     ev = {
@@ -337,13 +398,32 @@ def _record(
         "wall": result.get("wall"),
         "peak_rss_mb": result.get("peak_rss_mb"),
         "timings": o.get("timings", {}),
+        "release": release,
         "t": time.time(),
     }
     cdir.append(ev)  # logged before acted on
     bucket, first, smallest = state.add(ev, new=True)
     if bucket is not None:
+        bugs = state.bugs()
         cdir.write_bucket(bucket, case, o, first, smallest)
+        cdir.write_bugs(bugs, seed)
     return ev
+
+
+def list_bugs(root: Path) -> list[dict[str, Any]]:
+    """The campaign's bugs (``bugs.json``), first seen first; rebuilt from the log when torn."""
+    path = root / "bugs.json"
+    if not (root / "events.jsonl").exists():
+        raise CampaignError(f"{root}: no events.jsonl; is this a campaign directory?")
+    rows = _read_json(path) if path.exists() else None
+    if not isinstance(rows, list):
+        cdir = CampaignDir(root)
+        cdir.heal(cdir.load(), cdir.open_existing()["seed"])
+        rows = json.loads(path.read_text())
+    for row in rows:  # reports appear after the index was written
+        report = root / "bugs" / row["id"] / "report.md"
+        row["report"] = str(report.relative_to(root)) if report.exists() else None
+    return rows
 
 
 def list_buckets(root: Path) -> list[dict[str, Any]]:

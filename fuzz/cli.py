@@ -117,11 +117,14 @@ def fuzz(
         CampaignConfig,
         CampaignError,
         list_buckets,
+        list_bugs,
         parse_budget,
         run_campaign,
     )
+    from fuzz.compat import versions
     from fuzz.report import (
         bucket_table,
+        bug_table,
         coverage_table,
         progress_view,
         summary_dict,
@@ -158,28 +161,33 @@ def fuzz(
                 state = run_campaign(cfg, on_live)
     except CampaignError as e:
         _usage_error(e)
+    stack = versions()
     if as_json:
-        print(json.dumps({"summary": summary_dict(state)}), flush=True)
+        print(json.dumps({"summary": {**summary_dict(state), "stack": stack}}), flush=True)
     else:
+        console.print(f"stack: {', '.join(f'{k}=={v}' for k, v in stack.items())}", highlight=False)
+        if state.buckets:
+            console.print(bug_table(list_bugs(root)))
         console.print(target_table(state, f"campaign {root} ({time.monotonic() - started:.0f}s this session)"))
         console.print(coverage_table(state))
         if state.buckets:
             console.print(bucket_table(list_buckets(root)))
     if reduce:
-        _reduce_buckets(root, max(1, workers), reduce_evals, reduce_seconds, as_json)
+        _reduce_bugs(root, max(1, workers), reduce_evals, reduce_seconds, as_json)
     harness = sum(c["harness-error"] for c in state.tally.values())
     raise typer.Exit(3 if harness else 0)
 
 
-def _reduce_buckets(root: Path, workers: int, evals: int, seconds: float, as_json: bool) -> None:
-    """Every bucket without a report gets reduced, a verified repro and a report."""
+def _reduce_bugs(root: Path, workers: int, evals: int, seconds: float, as_json: bool) -> None:
+    """Every bug without a report gets its representative reduced, a verified repro and a
+    report: once per root cause, not once per bucket."""
     from fuzz import envs
     from fuzz.pool import ReleasePool
     from fuzz.targets import TARGETS
     from reducer import workflow
     from reducer.shrink import Budget
 
-    todo = workflow.pending_buckets(root)
+    todo = workflow.pending_bugs(root)
     if not todo:
         return
     release = envs.installed_version()
@@ -190,14 +198,33 @@ def _reduce_buckets(root: Path, workers: int, evals: int, seconds: float, as_jso
             except CaseError as e:  # one bad bucket must not cost the others their reports
                 s = {"error": str(e)}
             v = json.loads((b / "verification.json").read_text()) if (b / "verification.json").exists() else {}
-            line = {"bucket": b.name, "nodes_before": s.get("nodes_before"), "nodes_after": s.get("nodes_after"),
-                    "verified": v.get("verified"), "error": s.get("error")}
+            line = {"bug": b.name, "nodes_before": s.get("nodes_before"), "nodes_after": s.get("nodes_after"),
+                    "verified": v.get("verified"), "error": s.get("error"), "seconds": s.get("seconds")}
             if as_json:
                 print(json.dumps({"reduced": line}), flush=True)
             else:
-                err.print(f"bucket {b.name}: " + (s["error"] if s.get("error") else
+                err.print(f"bug {b.name}: " + (s["error"] if s.get("error") else
                           f"{s['nodes_before']} -> {s['nodes_after']} nodes, repro {'verified' if v.get('verified') else 'NOT verified'}, {b / 'report.md'}"),
                           markup=False, highlight=False)
+
+
+@app.command()
+def bugs(
+    campaign: Path = typer.Argument(..., help="A campaign directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the bugs as JSON."),
+) -> None:
+    """List a campaign's bugs: one per root cause, with their buckets, targets and representative."""
+    from fuzz.campaign import CampaignError, list_bugs
+    from fuzz.report import bug_table
+
+    try:
+        rows = list_bugs(campaign)
+    except CampaignError as e:
+        _usage_error(e)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(bug_table(rows))
 
 
 @app.command()
@@ -278,7 +305,7 @@ def _release_or_exit(release: str | None) -> str:
 
 @app.command()
 def reduce(
-    source: Path = typer.Argument(..., help="A case JSON file, a campaign bucket directory, or a corpus entry."),
+    source: Path = typer.Argument(..., help="A case JSON file, a campaign bug or bucket directory, or a corpus entry."),
     out: Optional[Path] = typer.Option(None, help="Where results go. Default: the bucket itself, or CASE.reduced/ beside a case file."),
     release: Optional[str] = typer.Option(None, help="executorch release to reduce on (see 'armfuzz env list')."),
     workers: int = typer.Option(os.cpu_count() or 1, help="Warm workers; candidates run this many at a time."),

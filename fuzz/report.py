@@ -12,8 +12,10 @@ from rich.text import Text
 from fuzz.campaign import CampaignState
 from fuzz.outcome import FAILURES, STATUSES
 
-#: Columns of the per-target table; the rarer statuses are folded into "other".
-_SHOWN = ("pass", "not-delegated", "crash", "numerics", "timeout", "native-crash")
+#: Columns of the per-target table; the rarer statuses are folded into "other". The two
+#: non-bug outcomes armfuzz must not lose sight of are shown: configurations executorch
+#: rejects as unsupported, and output errors that are rounding carried downstream.
+_SHOWN = ("pass", "not-delegated", "rejected-config", "crash", "invalid-tosa", "numerics", "numerics-propagated", "native-crash")
 
 
 def target_table(state: CampaignState, title: str) -> Table:
@@ -56,9 +58,26 @@ def progress_view(state: CampaignState, started: float, budget: float | None, se
     budget_txt = f" / {budget:.0f}s" if budget else ""
     head = Text(
         f"{len(state.done)} results ({session_results} this session, {rate:.2f}/s)   "
-        f"buckets: {new} new / {len(state.buckets)} total   elapsed {elapsed:.0f}s{budget_txt}"
+        f"bugs: {len(state.bugs())}   buckets: {new} new / {len(state.buckets)} total   elapsed {elapsed:.0f}s{budget_txt}"
     )
     return Group(head, target_table(state, "per target"))
+
+
+def bug_table(bugs: list[dict[str, Any]], title: str = "bugs (one per root cause)") -> Table:
+    """One row per bug (fuzz.bugs): its key, where it shows, its buckets, its representative."""
+    table = Table(title=title)
+    table.add_column("bug")
+    table.add_column("results", justify="right")
+    table.add_column("buckets", justify="right")
+    table.add_column("targets", overflow="fold")
+    table.add_column("representative")
+    table.add_column("report")
+    table.add_column("key", overflow="fold")
+    for b in bugs:
+        rep = b["representative"]
+        table.add_row(b["id"], str(b["count"]), str(len(b["buckets"])), ", ".join(b["targets"]),
+                      f"#{rep['index']} {rep['target']} ({rep['nodes']} nodes)", b.get("report") or "-", b["key"])
+    return table
 
 
 def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest first)") -> Table:
@@ -78,6 +97,7 @@ def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest fi
 def summary_dict(state: CampaignState) -> dict[str, Any]:
     return {
         "results": len(state.done),
+        "bugs": [b.meta() for b in state.bugs()],
         "per_target": {t: {s: c.get(s, 0) for s in STATUSES} for t, c in state.tally.items()},
         "buckets": [{"signature": b.signature, "count": b.count, "new": b.new} for b in state.buckets.values()],
         "regime_coverage": {t: dict(c) for t, c in state.coverage.items()},

@@ -45,6 +45,8 @@ class Control:
     case: Case
     observed: str = ""
     same: bool = False
+    #: for a target control of a campaign bug: whether the campaign saw the bug there
+    affected: bool | None = None
 
 
 def control_cases(case: Case) -> list[Control]:
@@ -74,9 +76,12 @@ def _valid(case: Case) -> bool:
         return False
 
 
-def judge_controls(controls: list[Control], outcomes: list[Outcome], signature: str) -> list[Control]:
+def judge_controls(controls: list[Control], outcomes: list[Outcome], signature: str,
+                   affected_targets: list[str] | None = None) -> list[Control]:
     for c, o in zip(controls, outcomes):
         c.observed = observed(o)
+        if affected_targets is not None and c.variant.startswith("target "):
+            c.affected = c.case.target in affected_targets
         c.same = same_bug(signature, c.observed, allow_target_change=True)
         if c.observed == "pass" and not TARGETS[c.case.target].executes:
             # No FVP here: an Ethos-U/VGF "pass" only says it compiled, not that it computes right.
@@ -125,6 +130,7 @@ def render_report(
     reduction: dict[str, Any],
     versions: dict[str, str],
     bisection_md: str = "",
+    bug: dict[str, Any] | None = None,
 ) -> str:
     t = TARGETS[case.target]
     if verification is None:
@@ -158,4 +164,8 @@ def render_report(
         reduction=reduction,
         versions=versions,
         signature=outcome.signature,
+        spec=outcome.spec,
+        localization=outcome.localization.get("table", []) if outcome.status.startswith("numerics") else [],
+        culprit=outcome.localization.get("culprit"),
+        bug=bug,
     )

@@ -96,11 +96,21 @@ def report_source(out: Path, session: ReleasePool, bisection_md: str = "") -> Pa
     verification = json.loads((out / "verification.json").read_text()) if (out / "verification.json").exists() else None
     script = (out / "repro.py").read_text() if (out / "repro.py").exists() else repro.render(case, outcome.signature, session.release)
     controls = control_cases(case)
-    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature)
+    bug = _bug_meta(out)
+    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, bug["targets"] if bug else None)
     versions = envs.versions_for(session.release)
-    text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md)
+    text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md, bug)
     atomic_write(out / "report.md", text)
     return out / "report.md"
+
+
+def _bug_meta(out: Path) -> dict[str, Any] | None:
+    """A campaign bug's meta.json (fuzz.bugs) when ``out`` is a bug directory."""
+    try:
+        meta = json.loads((out / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return meta if isinstance(meta, dict) and "buckets" in meta and "targets" in meta else None
 
 
 def load_reduced(out: Path) -> tuple[Case, Outcome]:
@@ -112,7 +122,8 @@ def load_reduced(out: Path) -> tuple[Case, Outcome]:
 
 
 def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: Callable[[Step], None] | None = None) -> dict[str, Any]:
-    """Reduce, render + verify, and report one bucket, skipping steps already done."""
+    """Reduce, render + verify, and report one bucket or bug directory (both hold
+    ``signature.txt`` and ``smallest.case.json``), skipping steps already done."""
     if (bucket / "reduction.json").exists():
         summary = json.loads((bucket / "reduction.json").read_text())
     else:
@@ -126,7 +137,7 @@ def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: 
     return summary
 
 
-def pending_buckets(campaign: Path) -> list[Path]:
-    """Buckets of a campaign that have no report yet, oldest first."""
-    metas = sorted((campaign / "buckets").glob("*/meta.json"), key=lambda p: json.loads(p.read_text()).get("first_seen", 0))
+def pending_bugs(campaign: Path) -> list[Path]:
+    """Bug directories of a campaign (fuzz.bugs) that have no report yet, oldest first."""
+    metas = sorted((campaign / "bugs").glob("*/meta.json"), key=lambda p: json.loads(p.read_text()).get("first_seen", 0))
     return [m.parent for m in metas if not (m.parent / "report.md").exists()]
