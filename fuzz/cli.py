@@ -181,31 +181,16 @@ def fuzz(
 def _reduce_bugs(root: Path, workers: int, evals: int, seconds: float, as_json: bool) -> None:
     """Every bug without a report gets its representative reduced, a verified repro and a
     report: once per root cause, not once per bucket."""
-    from fuzz import envs
-    from fuzz.pool import ReleasePool
-    from fuzz.targets import TARGETS
     from reducer import workflow
     from reducer.shrink import Budget
 
-    todo = workflow.pending_bugs(root)
-    if not todo:
-        return
-    release = envs.installed_version()
-    with ReleasePool(release, workers, list(TARGETS)) as session:
-        for b in todo:
-            try:
-                s = workflow.process_bucket(b, session, Budget(evals, seconds))
-            except CaseError as e:  # one bad bucket must not cost the others their reports
-                s = {"error": str(e)}
-            v = json.loads((b / "verification.json").read_text()) if (b / "verification.json").exists() else {}
-            line = {"bug": b.name, "nodes_before": s.get("nodes_before"), "nodes_after": s.get("nodes_after"),
-                    "verified": v.get("verified"), "error": s.get("error"), "seconds": s.get("seconds")}
-            if as_json:
-                print(json.dumps({"reduced": line}), flush=True)
-            else:
-                err.print(f"bug {b.name}: " + (s["error"] if s.get("error") else
-                          f"{s['nodes_before']} -> {s['nodes_after']} nodes, repro {'verified' if v.get('verified') else 'NOT verified'}, {b / 'report.md'}"),
-                          markup=False, highlight=False)
+    for line in workflow.reduce_pending_bugs(root, workers, Budget(evals, seconds)):
+        if as_json:
+            print(json.dumps({"reduced": line}), flush=True)
+        else:
+            err.print(f"bug {line['bug']}: " + (line["error"] if line.get("error") else
+                      f"{line['nodes_before']} -> {line['nodes_after']} nodes, repro {'verified' if line['verified'] else 'NOT verified'}, "
+                      f"{root / 'bugs' / line['bug'] / 'report.md'}"), markup=False, highlight=False)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from fuzz import envs
 from fuzz.case import Case
@@ -135,6 +135,28 @@ def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: 
     if not (bucket / "report.md").exists():
         report_source(bucket, session)
     return summary
+
+
+def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget) -> Iterator[dict[str, Any]]:
+    """Reduce, render, verify and report every bug of the campaign that has no report yet,
+    on one warm pool; yield one summary line per bug as it is done."""
+    import time
+
+    from fuzz.targets import TARGETS
+
+    todo = pending_bugs(campaign)
+    if not todo:
+        return
+    with ReleasePool(envs.installed_version(), workers, list(TARGETS)) as session:
+        for b in todo:
+            t0 = time.monotonic()
+            try:
+                s = process_bucket(b, session, budget)
+            except CaseError as e:  # one bad bug must not cost the others their reports
+                s = {"error": str(e)}
+            v = json.loads((b / "verification.json").read_text()) if (b / "verification.json").exists() else {}
+            yield {"bug": b.name, "nodes_before": s.get("nodes_before"), "nodes_after": s.get("nodes_after"),
+                   "verified": bool(v.get("verified")), "error": s.get("error"), "seconds": round(time.monotonic() - t0, 1)}
 
 
 def pending_bugs(campaign: Path) -> list[Path]:

@@ -24,6 +24,7 @@ from fuzz.campaign import (
 
 pytestmark = pytest.mark.pipeline
 TARGETS = ["tosa-int", "tosa-int-fp"]
+CASES = 20
 
 
 def _children(pid: int) -> list[int]:
@@ -53,7 +54,9 @@ def _events(root: Path) -> list[dict]:
 
 def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path):
     root = tmp_path / "camp"
-    cmd = [sys.executable, "-m", "fuzz.cli", "fuzz", "--seed", "5", "--cases", "10", "--targets", ",".join(TARGETS),
+    # Sized so that a session cannot finish between two kills (12-24 s apart, ~12 s of which
+    # is start-up): 20 cases x 2 targets is about 40 s of lowering on two workers.
+    cmd = [sys.executable, "-m", "fuzz.cli", "fuzz", "--seed", "5", "--cases", str(CASES), "--targets", ",".join(TARGETS),
            "--campaign", str(root), "--workers", "2", "--json", "--no-reduce"]
     rng = random.Random(1234)
     buckets_seen: set[str] = set()
@@ -82,7 +85,7 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path)
     keys = [(e["index"], e["target"]) for e in events]
     counts = Counter(keys)
     assert all(c == 1 for c in counts.values()), [k for k, c in counts.items() if c > 1]
-    assert set(keys) == {(i, t) for i in range(10) for t in TARGETS}
+    assert set(keys) == {(i, t) for i in range(CASES) for t in TARGETS}
     assert set(logged_before) <= set(keys)
     final_buckets = {p.name for p in (root / "buckets").glob("*")}
     assert buckets_seen <= final_buckets

@@ -54,18 +54,21 @@ def test_fuzz_runs_a_campaign_and_buckets_lists_it(tmp_path):
 
 
 @pytest.mark.pipeline
-def test_fuzz_reduces_new_buckets_and_says_when_one_does_not_reproduce(tmp_path):
-    """Auto-reduction runs after the campaign. An injected segfault (a test seam tied to the
-    campaign's case index) cannot reproduce on its own, so its bucket gets a one-line
-    explanation and no report -- never a repro that was not verified."""
+def test_fuzz_reduces_new_bugs_and_says_when_one_does_not_reproduce(tmp_path):
+    """Auto-reduction runs after the campaign, once per bug, in the bug's directory. An
+    injected segfault (a test seam tied to the campaign's case index) cannot reproduce on its
+    own, so its bug gets a one-line explanation and no report -- never a repro that was not
+    verified."""
     camp = tmp_path / "c"
     res = runner.invoke(app, ["fuzz", "--seed", "3", "--cases", "1", "--targets", "tosa-int", "--campaign", str(camp),
                               "--workers", "1", "--inject", "0=segfault", "--reduce-evals", "5"])
     assert res.exit_code == 0, res.output
     (bucket,) = list((camp / "buckets").glob("*"))
+    (bug,) = list((camp / "bugs").glob("*"))
+    assert json.loads((bucket / "meta.json").read_text())["bug"] == bug.name
     assert "the case does not fail with tosa-int/native-crash/SIGSEGV@lower" in res.output
-    assert json.loads((bucket / "reduction.json").read_text())["reproduced"] is False
-    assert not (bucket / "repro.py").exists() and not (bucket / "report.md").exists()
+    assert json.loads((bug / "reduction.json").read_text())["reproduced"] is False
+    assert not (bug / "repro.py").exists() and not (bug / "report.md").exists()
 
 
 def test_fuzz_needs_a_stopping_rule():
