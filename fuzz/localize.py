@@ -38,6 +38,7 @@ import torch
 
 from fuzz.oracle import code_report, judge
 from fuzz.qparams import is_quantize, node_qparams, origin, origin_of_trace
+from fuzz.tosa_check import read_graph
 
 #: TOSA dtypes whose dumped values are integer codes of a quantized tensor.
 _CODE_DTYPES = {"INT8": "int8", "INT16": "int16"}
@@ -91,33 +92,21 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str]) -> list[tupl
     TRANSPOSE after a conv, on 1.2.0) inherit the case node of the operator that produced
     their first attributed input: they finish that node's computation.
     """
-    from tosa import Op, TosaGraph
-
-    names = {v: k for k, v in vars(Op.Op).items() if isinstance(v, int)}
-    graph = TosaGraph.TosaGraph.GetRootAs(tosa_bytes, 0)
     out = []
     produced_by: dict[str, str] = {}
-    for r in range(graph.RegionsLength()):
-        region = graph.Regions(r)
-        for b in range(region.BlocksLength()):
-            block = region.Blocks(b)
-            for i in range(block.OperatorsLength()):
-                op = block.Operators(i)
+    for name, inputs, outputs, _, location in read_graph(tosa_bytes)[0]:
+        node = None
+        if location:
+            try:
+                trace = json.loads(location).get("torch_info", {}).get("stack_trace", [])
+                node = origin_of_trace("\n".join(trace), line_to_node)
+            except (ValueError, AttributeError):
                 node = None
-                loc = op.Location()
-                if loc is not None and loc.Text():
-                    try:
-                        trace = json.loads(loc.Text().decode()).get("torch_info", {}).get("stack_trace", [])
-                        node = origin_of_trace("\n".join(trace), line_to_node)
-                    except (ValueError, AttributeError):
-                        node = None
-                outputs = [op.Outputs(j).decode() for j in range(op.OutputsLength())]
-                if node is None:
-                    inputs = (op.Inputs(j).decode() for j in range(op.InputsLength()))
-                    node = next((produced_by[i] for i in inputs if i in produced_by), None)
-                if node is not None:
-                    produced_by.update((o, node) for o in outputs)
-                out.append((names.get(op.Op(), str(op.Op())), outputs, node))
+        if node is None:
+            node = next((produced_by[i] for i in inputs if i in produced_by), None)
+        if node is not None:
+            produced_by.update((o, node) for o in outputs)
+        out.append((name, outputs, node))
     return out
 
 

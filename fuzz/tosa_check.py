@@ -59,13 +59,13 @@ def dumped_tosa_files(artifacts: str | Path) -> list[Path]:
 def tosa_violations(tosa_bytes: bytes) -> list[str]:
     """The specification rules the graph breaks; empty when none of the checked ones is."""
     try:
-        ops, tensors = _read(tosa_bytes)
+        ops, tensors = read_graph(tosa_bytes)
     except Exception as e:  # noqa: BLE001 - any parse failure means it is not a TOSA graph
         return [f"not a TOSA flatbuffer ({type(e).__name__})"]
     if not ops:
         return ["not a TOSA flatbuffer (no operators)"]
     out: list[str] = []
-    for name, inputs, outputs, attr in ops:
+    for name, inputs, outputs, attr, _ in ops:
         missing = [i for i in inputs if i not in tensors]
         if missing:
             out.append(f"{name}: undefined input tensor ({len(missing)} missing)")
@@ -79,8 +79,11 @@ def tosa_violations(tosa_bytes: bytes) -> list[str]:
     return out
 
 
-def _read(tosa_bytes: bytes) -> tuple[list[tuple[str, list[str], list[str], Any]], dict[str, tuple[list[int], str, Any]]]:
-    """(operators, tensors) of every block: tensor name -> (shape, dtype name, constant data)."""
+def read_graph(tosa_bytes: bytes) -> tuple[list[tuple[str, list[str], list[str], Any, str | None]], dict[str, tuple[list[int], str, Any]]]:
+    """(operators, tensors) of a TOSA flatbuffer, every block in order. An operator is
+    (name, input names, output names, attribute table or None, debug location text or None);
+    a tensor maps its name to (shape, dtype name, constant data or None). Shared with
+    fuzz.localize, which reads the locations."""
     from tosa import Attribute, DType, Op, TosaGraph
 
     op_names = {v: k for k, v in vars(Op.Op).items() if isinstance(v, int)}
@@ -105,8 +108,10 @@ def _read(tosa_bytes: bytes) -> tuple[list[tuple[str, list[str], list[str], Any]
                 op = block.Operators(i)
                 name = op_names.get(op.Op(), str(op.Op()))
                 attr = _attribute(op, attr_names.get(op.AttributeType()))
+                loc = op.Location()
                 ops.append((name, [op.Inputs(j).decode() for j in range(op.InputsLength())],
-                            [op.Outputs(j).decode() for j in range(op.OutputsLength())], attr))
+                            [op.Outputs(j).decode() for j in range(op.OutputsLength())], attr,
+                            loc.Text().decode() if loc is not None and loc.Text() else None))
     return ops, tensors
 
 

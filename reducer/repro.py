@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz import localize, oracle, qparams, recipes
+from fuzz import localize, oracle, qparams, recipes, tosa_check
 from fuzz.case import Case
 from fuzz.codegen import (
     calibration_seeds,
@@ -156,7 +156,8 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
 def _localize_source() -> str:
     """fuzz.localize and the qparams helpers it calls, as source for the repro."""
     return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT") + "\n\n\n"
-            + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, localize.NodeDivergence,
+            + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, tosa_check.read_graph,
+                       tosa_check._attribute, localize.NodeDivergence,
                        localize.Localization, localize.tosa_operators, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Forced,
                        localize.fusion_groups, localize.localize, localize.node_qparams_by_key))

@@ -345,6 +345,58 @@ if bad:
         return None
 
 
+    def read_graph(tosa_bytes: bytes) -> tuple[list[tuple[str, list[str], list[str], Any, str | None]], dict[str, tuple[list[int], str, Any]]]:
+        """(operators, tensors) of a TOSA flatbuffer, every block in order. An operator is
+        (name, input names, output names, attribute table or None, debug location text or None);
+        a tensor maps its name to (shape, dtype name, constant data or None). Shared with
+        fuzz.localize, which reads the locations."""
+        from tosa import Attribute, DType, Op, TosaGraph
+
+        op_names = {v: k for k, v in vars(Op.Op).items() if isinstance(v, int)}
+        dtype_names = {v: k for k, v in vars(DType.DType).items() if isinstance(v, int)}
+        attr_names = {v: k for k, v in vars(Attribute.Attribute).items() if isinstance(v, int)}
+        if len(tosa_bytes) < 8:
+            raise ValueError("too short")
+        graph = TosaGraph.TosaGraph.GetRootAs(tosa_bytes, 0)
+        ops, tensors = [], {}
+        for r in range(graph.RegionsLength()):
+            region = graph.Regions(r)
+            for b in range(region.BlocksLength()):
+                block = region.Blocks(b)
+                for i in range(block.TensorsLength()):
+                    t = block.Tensors(i)
+                    shape = [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else []
+                    data = t.DataAsNumpy() if t.DataLength() else None
+                    tensors[t.Name().decode()] = (shape, dtype_names.get(t.Type(), str(t.Type())), data)
+                for i in range(block.ShapesLength()):  # shape values (CONST_SHAPE outputs), no tensor shape
+                    tensors[block.Shapes(i).Name().decode()] = ([], "SHAPE", None)
+                for i in range(block.OperatorsLength()):
+                    op = block.Operators(i)
+                    name = op_names.get(op.Op(), str(op.Op()))
+                    attr = _attribute(op, attr_names.get(op.AttributeType()))
+                    loc = op.Location()
+                    ops.append((name, [op.Inputs(j).decode() for j in range(op.InputsLength())],
+                                [op.Outputs(j).decode() for j in range(op.OutputsLength())], attr,
+                                loc.Text().decode() if loc is not None and loc.Text() else None))
+        return ops, tensors
+
+
+    def _attribute(op: Any, kind: str | None) -> Any:
+        """The operator's attribute table as its generated class (Conv2dAttribute, ...), or None."""
+        import importlib
+
+        table = op.Attribute()
+        if table is None or not kind or kind == "NONE":
+            return None
+        try:
+            cls = getattr(importlib.import_module(f"tosa.{kind}"), kind)
+        except (ImportError, AttributeError):
+            return None
+        attr = cls()
+        attr.Init(table.Bytes, table.Pos)
+        return attr
+
+
     @dataclass
     class NodeDivergence:
         """One case node's errors, in LSB of its own output scale, over every sample."""
@@ -388,33 +440,21 @@ if bad:
         TRANSPOSE after a conv, on 1.2.0) inherit the case node of the operator that produced
         their first attributed input: they finish that node's computation.
         """
-        from tosa import Op, TosaGraph
-
-        names = {v: k for k, v in vars(Op.Op).items() if isinstance(v, int)}
-        graph = TosaGraph.TosaGraph.GetRootAs(tosa_bytes, 0)
         out = []
         produced_by: dict[str, str] = {}
-        for r in range(graph.RegionsLength()):
-            region = graph.Regions(r)
-            for b in range(region.BlocksLength()):
-                block = region.Blocks(b)
-                for i in range(block.OperatorsLength()):
-                    op = block.Operators(i)
+        for name, inputs, outputs, _, location in read_graph(tosa_bytes)[0]:
+            node = None
+            if location:
+                try:
+                    trace = json.loads(location).get("torch_info", {}).get("stack_trace", [])
+                    node = origin_of_trace("\n".join(trace), line_to_node)
+                except (ValueError, AttributeError):
                     node = None
-                    loc = op.Location()
-                    if loc is not None and loc.Text():
-                        try:
-                            trace = json.loads(loc.Text().decode()).get("torch_info", {}).get("stack_trace", [])
-                            node = origin_of_trace("\n".join(trace), line_to_node)
-                        except (ValueError, AttributeError):
-                            node = None
-                    outputs = [op.Outputs(j).decode() for j in range(op.OutputsLength())]
-                    if node is None:
-                        inputs = (op.Inputs(j).decode() for j in range(op.InputsLength()))
-                        node = next((produced_by[i] for i in inputs if i in produced_by), None)
-                    if node is not None:
-                        produced_by.update((o, node) for o in outputs)
-                    out.append((names.get(op.Op(), str(op.Op())), outputs, node))
+            if node is None:
+                node = next((produced_by[i] for i in inputs if i in produced_by), None)
+            if node is not None:
+                produced_by.update((o, node) for o in outputs)
+            out.append((name, outputs, node))
         return out
 
 
