@@ -43,7 +43,8 @@ class Release:
 
 
 _OLD_COMMON = ("torch==2.13.0", "torchao==0.17.0", "ai_ml_sdk_model_converter==0.11.0")
-_NEW_COMMON = ("torch==2.13.0", "torchao==0.18.0", "tosa-tools", "ai_ml_sdk_model_converter==0.11.0")
+#: 1.4 and later pin their own tosa-tools, vela and ml_dtypes in the [ethos-u] extra.
+_NEW_COMMON = ("torch==2.13.0", "torchao==0.18.0", "ai_ml_sdk_model_converter==0.11.0")
 
 #: Oldest first. 1.0.1 is absent: it needs a TOSA serializer only available from git.
 RELEASES: dict[str, Release] = {
