@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from fuzz import envs
 from fuzz.bugs import Bug, group
 from fuzz.case import Case
 from fuzz.fsutil import atomic_write
@@ -92,6 +91,8 @@ class CampaignState:
     coverage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     #: case index -> its failures (target, status, signature): one case, several symptoms
     case_failures: dict[int, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
+    #: what this session's workers reported: their interpreter and package versions
+    stack: dict[str, Any] = field(default_factory=dict)
 
     def bugs(self) -> list[Bug]:
         """Bugs over the buckets (fuzz.bugs), first seen first; tags each bucket with its bug."""
@@ -105,6 +106,8 @@ class CampaignState:
         """Fold one result event in; returns (bucket, is_first, is_smallest)."""
         key = (ev["index"], ev["target"])
         self.done.add(key)
+        if ev.get("release"):  # until this session's workers report, the log says what ran
+            self.stack = self.stack or {"python": ev.get("python"), "versions": {"executorch": ev["release"]}}
         self.tally[ev["target"]][ev["status"]] += 1
         if ev.get("delegated_fraction") is not None:
             self.delegated[ev["target"]].append(ev["delegated_fraction"])
@@ -285,6 +288,9 @@ class CampaignConfig:
     inject: dict[int, str] = field(default_factory=dict)
     #: Aim new cases at the regimes this campaign has reached least (coverage feedback).
     steer: bool = True
+    #: Interpreter the workers run on: another release's venv, a source build, a nightly
+    #: (None: this one). The controller needs nothing from it but the worker protocol.
+    python: str | None = None
 
 
 #: Share of cases aimed at an under-covered regime; the rest stay undirected for diversity.
@@ -319,14 +325,13 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
     """Run (or resume) a campaign until its case count or time budget is spent."""
     cdir = CampaignDir(cfg.root)
     cdir.open(cfg.seed, cfg.targets, cfg.timeout, cfg.memory_mb)
-    release = envs.installed_version()
     state = cdir.load()
     cdir.heal(state, cfg.seed)
     t_start = time.monotonic()
     pending = _pending(cfg, state)
     requeue: list[tuple[int, str]] = []
     retries: Counter = Counter()
-    pool = WorkerPool(cfg.workers, cfg.root / "workers.log", cfg.targets)
+    pool = WorkerPool(cfg.workers, cfg.root / "workers.log", cfg.targets, cfg.python)
     exhausted = False
     try:
         while True:
@@ -353,13 +358,14 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
                         requeue.append((index, target))
                         continue
                     result = _worker_lost(job)
-                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result, release)
-                cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
+                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result, pool.info)
+                cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": pool.info})
                 if on_result is not None:
                     on_result(ev, state)
     finally:
         pool.close()
-    cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1)})
+    state.stack = pool.info or state.stack
+    cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": pool.info})
     return state
 
 
@@ -379,8 +385,10 @@ def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
 
 def _record(
     cdir: CampaignDir, state: CampaignState, case: Case, seed: int, index: int, target: str, focus: str | None,
-    result: dict[str, Any], release: str,
+    result: dict[str, Any], worker: dict[str, Any],
 ) -> dict[str, Any]:
+    """Log one result (with the release and interpreter the workers reported), then fold it
+    into buckets and bugs."""
     o = result["outcome"]
     ev = {
         "type": "result",
@@ -398,7 +406,8 @@ def _record(
         "wall": result.get("wall"),
         "peak_rss_mb": result.get("peak_rss_mb"),
         "timings": o.get("timings", {}),
-        "release": release,
+        "release": worker.get("versions", {}).get("executorch"),
+        "python": worker.get("python"),
         "t": time.time(),
     }
     cdir.append(ev)  # logged before acted on

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -43,6 +43,8 @@ def run(
     timeout: float = typer.Option(300.0, help="Seconds the case may take on one target."),
     memory_mb: int = typer.Option(8192, help="Address-space limit for the case (RLIMIT_AS), MiB."),
     inject: Optional[str] = typer.Option(None, hidden=True, help="Test seam: segfault|hang|oom|abort in the case's child."),
+    release: Optional[str] = typer.Option(None, help="Run on this executorch release (its cached venv; built if missing)."),
+    python: Optional[Path] = typer.Option(None, help="Run on the executorch of this interpreter (a venv's bin/python)."),
 ) -> None:
     """Run one case through the real Arm lowering and print its verdict.
 
@@ -54,21 +56,42 @@ def run(
     except CaseError as e:
         _usage_error(e)
     targets = _targets_or_exit(target) if target else [case.target]
+    interpreter = _interpreter_or_exit(release, python)
     quiet_backend()
-    from fuzz import compat
-    from fuzz.worker import run_job
-
-    compat.arm()  # import the backend once, before forking: every child inherits it warm
     failed = False
-    for t in targets:
-        result = run_job({"case": case.to_dict(), "target": t, "timeout": timeout, "memory_mb": memory_mb, "inject": inject})
-        o = Outcome.from_dict(result["outcome"])
+    for o in _run_targets(case, targets, interpreter, {"timeout": timeout, "memory_mb": memory_mb, "inject": inject}):
         failed |= o.failed or o.status == "harness-error"
         if as_json:
             print(json.dumps(o.to_dict()), flush=True)
         else:
             _print_outcome(o)
     raise typer.Exit(1 if failed else 0)
+
+
+def _run_targets(case: Case, targets: list[str], interpreter: str | None, limits: dict) -> Iterator[Outcome]:
+    """The case on each target, each in a forked child: of this process (the backend imported
+    once, before forking), or of a worker on another interpreter."""
+    if interpreter is None:
+        from fuzz import compat
+        from fuzz.worker import run_job
+
+        compat.arm()
+        for t in targets:
+            yield Outcome.from_dict(run_job({"case": case.to_dict(), "target": t, **limits})["outcome"])
+        return
+    import tempfile
+
+    from fuzz.pool import WorkerPool, WorkerStartError, run_cases
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pool = WorkerPool(1, Path(tmp) / "worker.log", targets, interpreter)
+        try:
+            for _, o in run_cases(pool, [(t, case.with_target(t)) for t in targets], limits["timeout"], limits["memory_mb"]):
+                yield o
+        except WorkerStartError as e:
+            _usage_error(e)
+        finally:
+            pool.close()
 
 
 def _print_outcome(o: Outcome) -> None:
@@ -106,9 +129,11 @@ def fuzz(
     as_json: bool = typer.Option(False, "--json", help="One JSON line per result, then a JSON summary."),
     steer: bool = typer.Option(True, help="Aim cases at the regimes covered least so far (coverage feedback)."),
     inject: list[str] = typer.Option([], hidden=True, help="Test seam: INDEX=segfault|hang|oom|abort."),
-    reduce: bool = typer.Option(True, help="Afterwards, reduce every new bucket and write its repro.py and report.md."),
-    reduce_evals: int = typer.Option(60, help="Reduction budget per bucket: lowerings."),
-    reduce_seconds: float = typer.Option(600.0, help="Reduction budget per bucket: seconds."),
+    reduce: bool = typer.Option(True, help="Afterwards, reduce every new bug and write its repro.py and report.md."),
+    reduce_evals: int = typer.Option(60, help="Reduction budget per bug: lowerings."),
+    reduce_seconds: float = typer.Option(600.0, help="Reduction budget per bug: seconds."),
+    release: Optional[str] = typer.Option(None, help="Fuzz this executorch release (its cached venv; built if missing, see 'armfuzz env add')."),
+    python: Optional[Path] = typer.Option(None, help="Fuzz the executorch of this interpreter (a source build, a nightly): a venv's bin/python with torch and executorch."),
 ) -> None:
     """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
     from rich.live import Live
@@ -122,6 +147,7 @@ def fuzz(
         run_campaign,
     )
     from fuzz.compat import versions
+    from fuzz.pool import WorkerStartError
     from fuzz.report import (
         bucket_table,
         bug_table,
@@ -140,7 +166,8 @@ def fuzz(
     except ValueError as e:
         _usage_error(e)
     root = campaign or Path("campaigns") / f"seed-{seed}"
-    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer)
+    interpreter = _interpreter_or_exit(release, python)
+    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer, interpreter)
     started = time.monotonic()
     session = {"n": 0}
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
@@ -159,9 +186,9 @@ def fuzz(
                     live.update(progress_view(state, started, seconds, session["n"]))
 
                 state = run_campaign(cfg, on_live)
-    except CampaignError as e:
+    except (CampaignError, WorkerStartError) as e:
         _usage_error(e)
-    stack = versions()
+    stack = {**(state.stack.get("versions") or versions()), "python": state.stack.get("python") or sys.executable}
     if as_json:
         print(json.dumps({"summary": {**summary_dict(state), "stack": stack}}), flush=True)
     else:
@@ -172,19 +199,44 @@ def fuzz(
         console.print(coverage_table(state))
         if state.buckets:
             console.print(bucket_table(list_buckets(root)))
-    if reduce:
-        _reduce_bugs(root, max(1, workers), reduce_evals, reduce_seconds, as_json)
+    if reduce and state.done:
+        _reduce_bugs(root, max(1, workers), reduce_evals, reduce_seconds, as_json, stack["executorch"], interpreter)
     harness = sum(c["harness-error"] for c in state.tally.values())
     raise typer.Exit(3 if harness else 0)
 
 
-def _reduce_bugs(root: Path, workers: int, evals: int, seconds: float, as_json: bool) -> None:
+def _interpreter_or_exit(release: str | None, python: Path | None) -> str | None:
+    """The workers' interpreter for --release or --python (None: this one); builds a missing
+    release venv, as 'armfuzz env add' would."""
+    from fuzz import envs
+
+    if release and python:
+        _usage_error("give --release or --python, not both")
+    if python:
+        if not (python.is_file() and os.access(python, os.X_OK)):
+            _usage_error(f"--python {python}: not an executable; give a venv's bin/python that has torch and executorch")
+        return str(python.absolute())
+    if not release:
+        return None
+    try:
+        envs.release(release)
+        if release == envs.installed_version():
+            return None
+        if envs.cached_python(release) is None:
+            err.print(f"executorch {release}: no venv yet; building it (2-3 min) ...", highlight=False)
+            envs.add(release, log=lambda line: err.print(line, markup=False, highlight=False))
+        return envs.python_for(release)
+    except (CaseError, RuntimeError) as e:
+        _usage_error(e)
+
+
+def _reduce_bugs(root: Path, workers: int, evals: int, seconds: float, as_json: bool, release: str, python: str | None) -> None:
     """Every bug without a report gets its representative reduced, a verified repro and a
-    report: once per root cause, not once per bucket."""
+    report: once per root cause, not once per bucket, on the release the campaign ran on."""
     from reducer import workflow
     from reducer.shrink import Budget
 
-    for line in workflow.reduce_pending_bugs(root, workers, Budget(evals, seconds)):
+    for line in workflow.reduce_pending_bugs(root, workers, Budget(evals, seconds), release, python):
         if as_json:
             print(json.dumps({"reduced": line}), flush=True)
         else:
@@ -210,6 +262,22 @@ def bugs(
         print(json.dumps(rows, indent=2))
     else:
         Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(bug_table(rows))
+
+
+@app.command()
+def dashboard(
+    campaign: Path = typer.Argument(..., help="A campaign directory."),
+    out: Optional[Path] = typer.Option(None, help="Where to write the HTML. Default: CAMPAIGN/dashboard.html."),
+) -> None:
+    """Write one self-contained HTML file: results/s, bugs and buckets, regime coverage over
+    time, verdicts per target, and the bugs linked to their reports."""
+    from fuzz.campaign import CampaignError
+    from fuzz.dashboard import write_dashboard
+
+    try:
+        print(write_dashboard(campaign, out))
+    except CampaignError as e:
+        _usage_error(e)
 
 
 @app.command()

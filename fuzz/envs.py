@@ -111,6 +111,12 @@ def cached_python(version: str) -> str | None:
     return str(d / "bin" / "python") if (d / MARKER).exists() else None
 
 
+def verification_python(release: str) -> str:
+    """Where repros are verified: a venv with torch and executorch but no armfuzz when there
+    is one (what a report's reader has), else the release's interpreter."""
+    return cached_python(release) or python_for(release)
+
+
 def available() -> list[str]:
     """Releases runnable now: the installed one plus every ready cached venv, oldest first."""
     here = installed_version()

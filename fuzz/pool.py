@@ -31,6 +31,10 @@ class _Worker:
     job: dict[str, Any] | None = None
 
 
+class WorkerStartError(RuntimeError):
+    """A worker died before it was ready: the interpreter cannot run armfuzz's worker."""
+
+
 class WorkerPool:
     """N ``python -m fuzz.worker`` processes; they die with us (PR_SET_PDEATHSIG)."""
 
@@ -38,6 +42,10 @@ class WorkerPool:
         self.warm_targets = warm_targets
         #: The interpreter of the executorch release to run on (fuzz.envs); ours by default.
         self.python = python or sys.executable
+        #: What the workers said when ready: their interpreter and package versions (the
+        #: release a result ran on comes from here, not from a guess).
+        self.info: dict[str, Any] = {}
+        self.log_path = log_path
         self.log = open(log_path, "w")
         self.sel = selectors.DefaultSelector()
         self.workers: list[_Worker] = []
@@ -79,6 +87,11 @@ class WorkerPool:
                 self.sel.unregister(w.proc.stdout)
                 self.workers.remove(w)
                 w.proc.wait()
+                if not w.ready:
+                    self.log.flush()
+                    tail = self.log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+                    raise WorkerStartError(f"a worker on {self.python} exited before it was ready ({tail[0][:300]}); "
+                                           f"see {self.log_path}")
                 self._spawn()
                 if w.job is not None:
                     yield w.job, None
@@ -86,6 +99,7 @@ class WorkerPool:
             msg = json.loads(line)
             if msg.get("ready"):
                 w.ready = True
+                self.info = self.info or {"python": msg.get("python", self.python), "versions": msg.get("versions", {})}
                 continue
             job, w.job = w.job, None
             yield job, msg
@@ -145,16 +159,23 @@ class ReleasePool:
     The reducer, control cases and bisection each need "run these cases on release X".
     """
 
-    def __init__(self, release: str, workers: int, targets: list[str], timeout: float = 300.0) -> None:
+    def __init__(self, release: str, workers: int, targets: list[str], timeout: float = 300.0, python: str | None = None) -> None:
         self.release = release
         self.timeout = timeout
-        self.python = envs.python_for(release)
+        #: ``python`` names an interpreter outside the version matrix (a source build, a
+        #: nightly); it then also verifies the repros.
+        self.python = python or envs.python_for(release)
+        self.verify_python = python or envs.verification_python(release)
         self.width = workers
         self._tmp = tempfile.TemporaryDirectory()
         self.pool = WorkerPool(workers, Path(self._tmp.name) / "workers.log", targets, self.python)
 
     def evaluate(self, cases: list[Case]) -> list[Outcome]:
         return run_all(self.pool, cases, self.timeout)
+
+    def versions(self) -> dict[str, str]:
+        """The stack the workers run: as they reported it once ready, else the matrix's record."""
+        return self.pool.info.get("versions") or envs.versions_for(self.release)
 
     def close(self) -> None:
         self.pool.close()

@@ -98,7 +98,9 @@ def main() -> None:
     compat.arm()  # the expensive import, paid once per worker
     warm_up([t for t in sys.argv[1:] if t])
     freeze_heap()
-    proto.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
+    # Who this worker is: the controller records the release and interpreter of every result
+    # from here, whichever venv or build it was started in.
+    proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.executable, "versions": compat.versions()}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -73,19 +73,15 @@ def reduce_source(src: Source, session: ReleasePool, budget: Budget, allow_targe
     return summary
 
 
-def verification_python(release: str) -> str:
-    """A venv with torch and executorch but no armfuzz when there is one; else ours."""
-    return envs.cached_python(release) or envs.python_for(release)
-
-
-def render_source(out: Path, release: str, runs: int = 1, verify: bool = True) -> dict[str, Any]:
-    """Render ``repro.py`` for the reduced case and run it in a fresh process ``runs`` times."""
+def render_source(out: Path, release: str, runs: int = 1, verify: bool = True, python: str | None = None) -> dict[str, Any]:
+    """Render ``repro.py`` for the reduced case and run it in a fresh process ``runs`` times,
+    on ``python`` (default: envs.verification_python)."""
     case, outcome = load_reduced(out)
     script = repro.render(case, outcome.signature, release)
     atomic_write(out / "repro.py", script)
     if not verify:
         return {"verified": False, "runs": 0}
-    v = repro.verify(script, case, outcome.signature, verification_python(release), runs)
+    v = repro.verify(script, case, outcome.signature, python or envs.verification_python(release), runs)
     atomic_write(out / "verification.json", json.dumps(v.to_dict(), indent=2) + "\n")
     return v.to_dict()
 
@@ -98,7 +94,7 @@ def report_source(out: Path, session: ReleasePool, bisection_md: str = "") -> Pa
     controls = control_cases(case)
     bug = _bug_meta(out)
     judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, bug["targets"] if bug else None)
-    versions = envs.versions_for(session.release)
+    versions = session.versions()
     text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md, bug)
     atomic_write(out / "report.md", text)
     return out / "report.md"
@@ -131,15 +127,17 @@ def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: 
     if "error" in summary:
         return summary
     if not (bucket / "verification.json").exists():
-        render_source(bucket, session.release)
+        render_source(bucket, session.release, python=session.verify_python)
     if not (bucket / "report.md").exists():
         report_source(bucket, session)
     return summary
 
 
-def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget) -> Iterator[dict[str, Any]]:
+def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget, release: str | None = None,
+                        python: str | None = None) -> Iterator[dict[str, Any]]:
     """Reduce, render, verify and report every bug of the campaign that has no report yet,
-    on one warm pool; yield one summary line per bug as it is done."""
+    on one warm pool of ``release`` (or of the interpreter ``python``); yield one summary line
+    per bug as it is done."""
     import time
 
     from fuzz.targets import TARGETS
@@ -147,7 +145,7 @@ def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget) -> Iterato
     todo = pending_bugs(campaign)
     if not todo:
         return
-    with ReleasePool(envs.installed_version(), workers, list(TARGETS)) as session:
+    with ReleasePool(release or envs.installed_version(), workers, list(TARGETS), python=python) as session:
         for b in todo:
             t0 = time.monotonic()
             try:

@@ -65,3 +65,41 @@ def test_seed_repro_verifies_in_the_old_release_venv_without_armfuzz(old_release
     case = Case.load(SEED_CASE)
     v = verify(render(case, SEED_CRASH, old_release), case, SEED_CRASH, envs.cached_python(old_release), runs=1)
     assert v.verified, v.to_dict()
+
+
+@pytest.mark.pipeline
+def test_fuzz_on_an_old_release_records_it_and_finds_the_seed_crash(old_release, tmp_path):
+    """`armfuzz fuzz --release 1.2.0`: the workers run in the cached venv (no armfuzz in it),
+    every event records that release and interpreter, and the seed's RewriteConvPass crash
+    is found (seed and case count measured on 1.2.0: case FIND_INDEX of seed FIND_SEED)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fuzz.cli import app
+
+    camp = tmp_path / "c"
+    res = CliRunner().invoke(app, ["fuzz", "--release", old_release, "--seed", str(FIND_SEED), "--cases", str(FIND_INDEX + 1),
+                                   "--targets", "tosa-int-fp", "--campaign", str(camp), "--workers", "2", "--no-reduce", "--json"])
+    assert res.exit_code in (0, 3), res.output
+    events = [json.loads(x) for x in (camp / "events.jsonl").read_text().splitlines()]
+    assert {e["release"] for e in events} == {old_release}
+    assert {e["python"] for e in events} == {envs.cached_python(old_release)}
+    assert SEED_CRASH in {e["signature"] for e in events}
+    (bug,) = [b for b in json.loads((camp / "bugs.json").read_text()) if "RewriteConvPass" in b["key"]]
+    assert bug["releases"] == [old_release]
+
+
+def test_an_interpreter_without_torch_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from fuzz.cli import app
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    res = CliRunner().invoke(app, ["fuzz", "--python", str(tmp_path / "bare" / "bin" / "python"), "--cases", "1",
+                                   "--targets", "tosa-int", "--campaign", str(tmp_path / "c"), "--workers", "1", "--no-reduce"])
+    assert res.exit_code == 2
+    assert "exited before it was ready" in res.output and "No module named" in res.output

@@ -1,0 +1,83 @@
+"""The campaign dashboard: rendered from an event log, then opened in a real headless
+Chromium (Debian's package; .ci/run installs it), whose screenshot must show the plots."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fuzz.cli import app
+from fuzz.dashboard import series, write_dashboard
+from fuzz.targets import TARGETS
+
+CLAMP = "{t}/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
+RELU = "{t}/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)"
+#: matplotlib's first three colours (tab:blue, tab:orange, tab:green): one per plot
+PLOT_COLOURS = {"rate": (31, 119, 180), "buckets": (255, 127, 14), "regimes": (44, 160, 44)}
+
+
+def _campaign(root: Path, n: int = 60) -> None:
+    root.mkdir(parents=True)
+    (root / "campaign.json").write_text(json.dumps({"schema": 1, "seed": 3, "targets": list(TARGETS)}))
+    lines = []
+    for k in range(n):
+        t = list(TARGETS)[k % len(TARGETS)]
+        status, sig = ("pass", "")
+        if k % 5 == 0:
+            status, sig = "crash", CLAMP.format(t=t)
+        elif k % 7 == 0:
+            status, sig = "numerics", RELU.format(t=t)
+        lines.append(json.dumps({"type": "result", "seed": 3, "index": k // len(TARGETS), "target": t, "focus": None,
+                                 "status": status, "signature": sig, "nodes": 3, "release": "1.5.1", "python": "/x/python",
+                                 "regimes": ["act-nonfuseable", f"config-{k % 4}"], "wall": 2.0, "t": 1000.0 + 3 * k}))
+    (root / "events.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_series_replays_the_log(tmp_path):
+    _campaign(tmp_path / "c")
+    events = [json.loads(x) for x in (tmp_path / "c" / "events.jsonl").read_text().splitlines()]
+    s = series(events)
+    assert s["results"][-1] == 60 and s["t"] == sorted(s["t"])
+    assert s["buckets"][-1] > s["bugs"][-1] == 2  # 7 + 7 buckets, 2 root causes
+    assert all(r > 0 for r in s["rate"][1:])
+
+
+def test_dashboard_is_one_self_contained_file_with_its_tables(tmp_path):
+    _campaign(tmp_path / "c")
+    res = CliRunner().invoke(app, ["dashboard", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "c" / "dashboard.html").read_text()
+    # Self-contained: nothing is fetched (namespace URIs inside the SVGs are names, not loads).
+    assert html.count("<svg") == 3 and "<script" not in html and "<link" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert 'id="verdicts"' in html and 'id="bugs"' in html and "not reduced" in html
+    bad = CliRunner().invoke(app, ["dashboard", str(tmp_path / "nothing")])
+    assert bad.exit_code == 2 and "campaign directory" in bad.output
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_dashboard_renders_its_plots_in_headless_chromium(tmp_path):
+    import matplotlib.image
+
+    _campaign(tmp_path / "c")
+    page = write_dashboard(tmp_path / "c")
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1400,1400", f"--screenshot={shot}", page.resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.exists(), proc.stderr[-2000:]
+    pixels = (matplotlib.image.imread(shot)[:, :, :3] * 255).astype(int)
+    assert pixels.std() > 10, "the screenshot is blank"
+    for name, colour in PLOT_COLOURS.items():
+        near = (np.abs(pixels - np.array(colour)).sum(axis=2) < 40).sum()
+        assert near > 100, f"the {name} plot's line is not on the screenshot ({near} pixels of {colour})"
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<svg") == 3 and "bugs" in dom
