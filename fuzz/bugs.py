@@ -9,7 +9,8 @@ whose signatures mean the same thing:
   strings and tensor names normalised, and without the stage of a crash raised by an
   executorch pass or function (the stage label only says which tool was on the stack);
 * for numerics, the same culprit op, fusion context and symptom (fuzz.localize already put
-  them in the signature);
+  them in the signature), except ``narrow-range``: codes saturated at the storage type's
+  bound past a narrow qmin/qmax, one missing clamp whatever the op (fuzz.oracle.code_report);
 * **one case, several symptoms**: a case whose TOSA graph is invalid on one target and that
   fails on another in a tool or a native crash (vela's ERROR_IF, model-converter, a
   reference-model segfault) is one bug: the invalid graph; the other symptoms are evidence.
@@ -39,6 +40,10 @@ _TOSA_SPEC = re.compile(r"TOSA-(?:\d+(?:\.\d+)*|<n>)(?:\+\w+)*")
 #: a tensor named in a message: TosaArg(name='aten_convolution_default_weight_ohwi', ...)
 _TENSOR_NAME = re.compile(r"name='[^']*'")
 _TENSOR_WORD = re.compile(r"\b(tensor|Tensor) (?!<)[\w.]+")
+#: a pass's list of dtypes it takes, which follows the spec's extensions (int16 or not)
+_SUPPORTED_TYPES = re.compile(r"(supported types are) \([^)]*\)")
+#: numerics-narrow-range@<op>(...): one cause whatever the op (see oracle.code_report)
+_NARROW = re.compile(r"^compare/numerics-narrow-range@.*$")
 #: stage/Exception@where: message   (crash signatures, after the target)
 _CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>[^:]+): (?P<msg>.*)$", re.S)
 #: Tools whose failures keep their own identity in the key.
@@ -56,6 +61,8 @@ def bug_key(signature: str) -> str | None:
     rest = _TARGET_NAMES.sub("<target>", rest)
     rest = _TOSA_SPEC.sub("<tosa-spec>", rest)
     rest = _TENSOR_NAME.sub("name=<tensor>", rest)
+    rest = _SUPPORTED_TYPES.sub(r"\1 <dtypes>", rest)
+    rest = _NARROW.sub("compare/numerics-narrow-range", rest)
     return _TENSOR_WORD.sub(r"\1 <tensor>", rest)
 
 

@@ -47,6 +47,17 @@ def test_different_passes_tools_and_culprits_stay_different_bugs():
     assert bug_key("harness/localize/RuntimeError: boom") is None
 
 
+def test_narrow_range_is_one_bug_whatever_the_op_but_out_of_range_is_not():
+    ops = ["conv2d(alone)", "relu(fuseable,after-conv2d)", "add(alone)", "linear(alone)"]
+    assert len({bug_key(f"tosa-int/compare/numerics-narrow-range@{op}") for op in ops}) == 1
+    assert len({bug_key(f"tosa-int/compare/numerics-out-of-range@{op}") for op in ops}) == len(ops)
+
+
+def test_a_spec_dependent_dtype_list_does_not_split_a_bug():
+    msg = "{t}/lower/TosaValueError@RewriteAvgPool2dPass: Unsupported input dtype torch.float32, supported types are ({d})"
+    assert bug_key(msg.format(t="tosa-int", d="torch.int8,")) == bug_key(msg.format(t="tosa-int16", d="torch.int8, torch.int16"))
+
+
 def test_corpus_signatures_of_one_entry_across_releases_key_consistently():
     for expected in sorted((ROOT / "corpus").glob("*/expected.json")):
         for sig in json.loads(expected.read_text()).values():

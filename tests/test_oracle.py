@@ -33,9 +33,18 @@ def test_systematic_one_lsb_bias_is_caught_although_each_element_is_in_tolerance
     assert r["symptom"] == "bias" and abs(r["mean_lsb"] - 1.0) < 1e-6
 
 
-def test_code_below_qmin_is_out_of_range():
+def test_code_saturated_at_the_dtype_bound_below_a_narrow_qmin_is_narrow_range():
+    """act_qmin -127, a lowered -128: the dtype's bound, one step past the quantizer's."""
     r = _rep([-12.7, 0.0], [-12.8, 0.0])
-    assert r["symptom"] == "out-of-range" and r["out_of_range"] == 1
+    assert r["symptom"] == "narrow-range" and r["out_of_range"] == 1 and r["narrow_range"]
+
+
+def test_code_outside_the_range_with_a_large_error_is_out_of_range():
+    # At the dtype bound but 128 LSB off: a wrong value, not a missing clamp (seed 000's relu).
+    assert _rep([0.0, 0.0], [-12.8, 0.0])["symptom"] == "out-of-range"
+    # Inside the int8 type but outside a narrower quantizer range: not the dtype bound.
+    r = _rep([-10.0, 0.0], [-11.0, 0.0], {"scale": 0.1, "zp": 0, "qmin": -100, "qmax": 100})
+    assert r["symptom"] == "out-of-range" and not r["narrow_range"]
 
 
 def test_nonfinite_is_reported():

@@ -55,9 +55,9 @@ def test_range_oracle_catches_negative_relu_output(seed_case):
     c = sub_case(seed_case, ["conv1", "relu"], ["relu"], ["x"])
     o = run_case(c, "tosa-int")
     assert o.status == "numerics"
-    assert o.signature == "tosa-int/compare/numerics-out-of-range@relu(fuseable,after-conv2d)"
+    assert o.signature == "tosa-int/compare/numerics-narrow-range@relu(fuseable,after-conv2d)"
     (r,) = o.numerics
-    assert r["out_of_range"] > 0
+    assert r["out_of_range"] > 0 and r["narrow_range"] and r["max_lsb"] == 1
 
 
 @pytest.mark.skipif(EXECUTORCH != "1.5.1", reason="measured on executorch 1.5.1")
@@ -106,5 +106,5 @@ def test_linear_after_flatten_is_delegated():
 
 def test_overrunning_case_is_a_timeout_not_a_crash(seed_case):
     o = run_case(seed_case, "tosa-int", timeout=0.3)
-    assert o.status == "timeout" and o.failed
+    assert o.status == "timeout" and o.failed, (o.status, o.timings)
     assert o.signature == f"tosa-int/timeout@{o.stage}"
