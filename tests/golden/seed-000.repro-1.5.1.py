@@ -218,8 +218,18 @@ def lsb_report(ref: torch.Tensor, got: torch.Tensor, q: dict[str, Any]) -> dict[
 
 
 def code_report(ref_codes: torch.Tensor, got_codes: torch.Tensor, q: dict[str, Any]) -> dict[str, Any]:
-    """Error of lowered integer codes against reference codes, in LSB. (Carried into repros.)"""
+    """Error of lowered integer codes against reference codes, in LSB. (Carried into repros.)
+
+    ``narrow_range``: every code outside [qmin, qmax] sits exactly at the storage type's own
+    bound (-128 with act_qmin -127): the lowering saturated at the dtype, not at the
+    quantizer's narrower range. One cause for every op (RESCALE saturates at its output type
+    and executorch adds no clamp to [qmin, qmax]), so one symptom.
+    """
     err = got_codes - ref_codes
+    dmin, dmax = {"int8": (-128, 127), "int16": (-32768, 32767)}.get(q.get("dtype", "int8"), (None, None))
+    outside = (got_codes < q["qmin"]) | (got_codes > q["qmax"])
+    at_bound = ((got_codes == dmin) & (q["qmin"] > dmin if dmin is not None else False)) | (
+        (got_codes == dmax) & (q["qmax"] < dmax if dmax is not None else False))
     return {
         "quantized": True,
         "scale": q["scale"],
@@ -230,7 +240,8 @@ def code_report(ref_codes: torch.Tensor, got_codes: torch.Tensor, q: dict[str, A
         "max_lsb": float(err.abs().max()) if err.numel() else 0.0,
         "mean_lsb": float(err.mean()) if err.numel() else 0.0,
         "mismatched": int((err != 0).sum()),
-        "out_of_range": int(((got_codes < q["qmin"]) | (got_codes > q["qmax"])).sum()),
+        "out_of_range": int(outside.sum()),
+        "narrow_range": bool(outside.any() and bool((at_bound | ~outside).all())),
     }
 
 
@@ -239,6 +250,11 @@ def judge(rep: dict[str, Any]) -> str | None:
     if rep.get("nonfinite"):
         return "nonfinite"
     if rep.get("out_of_range"):
+        # Saturated one step past a narrow qmin/qmax and otherwise within tolerance: the
+        # narrow range was not enforced. Anything larger is a wrong value that also fell
+        # outside the range (the unclamped non-fuseable relu: 17 LSB, codes at -128).
+        if rep.get("narrow_range") and rep["max_lsb"] <= MAX_ERROR_LSB[rep["dtype"]]:
+            return "narrow-range"
         return "out-of-range"
     if rep["max_lsb"] > MAX_ERROR_LSB[rep["dtype"]]:
         return "max-error"
