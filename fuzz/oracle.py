@@ -126,7 +126,7 @@ def judge(rep: dict[str, Any]) -> str | None:
     return None
 
 
-def _is_delegate_call(n: torch.fx.Node) -> bool:
+def is_delegate_call(n: torch.fx.Node) -> bool:
     return n.op == "call_function" and "executorch_call_delegate" in str(n.target)
 
 
@@ -136,13 +136,13 @@ def _is_qdq(n: torch.fx.Node) -> bool:
 
 def _counted(n: torch.fx.Node) -> bool:
     """Compute ops worth counting (not getitem, Q/DQ, or views of bookkeeping)."""
-    return n.op == "call_function" and not _is_qdq(n) and "getitem" not in str(n.target) and not _is_delegate_call(n)
+    return n.op == "call_function" and not _is_qdq(n) and "getitem" not in str(n.target) and not is_delegate_call(n)
 
 
 def delegation_stats(graph_module: torch.fx.GraphModule) -> dict[str, Any]:
     delegated, cpu_ops, delegates = 0, [], 0
     for n in graph_module.graph.nodes:
-        if _is_delegate_call(n):
+        if is_delegate_call(n):
             delegates += 1
             lowered = getattr(graph_module, n.args[0].target)
             delegated += sum(1 for m in lowered.original_module.graph.nodes if _counted(m))
@@ -164,7 +164,7 @@ def static_program_errors(graph_module: torch.fx.GraphModule) -> list[str]:
         if not (n.op == "call_function" and "getitem" in str(n.target)):
             continue
         src = n.args[0]
-        if not (isinstance(src, torch.fx.Node) and _is_delegate_call(src)):
+        if not (isinstance(src, torch.fx.Node) and is_delegate_call(src)):
             continue
         val = n.meta.get("val")
         if val is None or val.dtype.is_floating_point or val.dtype == torch.bool:
@@ -172,7 +172,7 @@ def static_program_errors(graph_module: torch.fx.GraphModule) -> list[str]:
         for user in n.users:
             if user.op == "output":
                 errors.append(f"delegate output {n.name} ({val.dtype}) is returned as a program output without a dequantize")
-            elif not _is_qdq(user) and not _is_delegate_call(user):
+            elif not _is_qdq(user) and not is_delegate_call(user):
                 errors.append(f"delegate output {n.name} ({val.dtype}) feeds CPU op {user.target} without a dequantize")
     return errors
 
