@@ -291,6 +291,8 @@ class CampaignConfig:
     #: Interpreter the workers run on: another release's venv, a source build, a nightly
     #: (None: this one). The controller needs nothing from it but the worker protocol.
     python: str | None = None
+    #: Ray cluster address (or "auto"): the workers become actors there (fuzz.ray_pool).
+    ray: str | None = None
 
 
 #: Share of cases aimed at an under-covered regime; the rest stay undirected for diversity.
@@ -331,7 +333,7 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
     pending = _pending(cfg, state)
     requeue: list[tuple[int, str]] = []
     retries: Counter = Counter()
-    pool = WorkerPool(cfg.workers, cfg.root / "workers.log", cfg.targets, cfg.python)
+    pool = _pool(cfg)
     exhausted = False
     try:
         while True:
@@ -367,6 +369,19 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
     state.stack = pool.info or state.stack
     cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": pool.info})
     return state
+
+
+def _pool(cfg: CampaignConfig) -> Any:
+    """Local warm workers, or Ray actors on a cluster; the same interface either way."""
+    if cfg.ray is None:
+        return WorkerPool(cfg.workers, cfg.root / "workers.log", cfg.targets, cfg.python)
+    if cfg.python is not None:
+        raise CampaignError("--ray runs the cluster's own interpreter; give --release/--python to the nodes' venv instead")
+    try:
+        from fuzz.ray_pool import RayPool
+    except ImportError:
+        raise CampaignError("--ray needs Ray: pip install 'armfuzz[ray]'") from None
+    return RayPool(cfg.ray, cfg.targets)
 
 
 def _pending(cfg: CampaignConfig, state: CampaignState) -> Iterator[tuple[int, str]]:

@@ -134,6 +134,7 @@ def fuzz(
     reduce_seconds: float = typer.Option(600.0, help="Reduction budget per bug: seconds."),
     release: Optional[str] = typer.Option(None, help="Fuzz this executorch release (its cached venv; built if missing, see 'armfuzz env add')."),
     python: Optional[Path] = typer.Option(None, help="Fuzz the executorch of this interpreter (a source build, a nightly): a venv's bin/python with torch and executorch."),
+    ray: Optional[str] = typer.Option(None, help="Run the workers as actors of this Ray cluster (ADDRESS or 'auto'); needs armfuzz[ray]."),
 ) -> None:
     """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
     from rich.live import Live
@@ -167,7 +168,7 @@ def fuzz(
         _usage_error(e)
     root = campaign or Path("campaigns") / f"seed-{seed}"
     interpreter = _interpreter_or_exit(release, python)
-    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer, interpreter)
+    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer, interpreter, ray)
     started = time.monotonic()
     session = {"n": 0}
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
