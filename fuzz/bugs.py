@@ -7,13 +7,15 @@ whose signatures mean the same thing:
 
 * the same **key**: the signature without its target, with target names, TOSA profile
   strings and tensor names normalised, and without the stage of a crash raised by an
-  executorch pass or function (the stage label only says which tool was on the stack);
+  executorch pass or function (the stage label only says which tool was on the stack). A
+  failure raised by vela or model-converter themselves keeps its stage and tool;
 * for numerics, the same culprit op, fusion context and symptom (fuzz.localize already put
   them in the signature), except ``narrow-range``: codes saturated at the storage type's
   bound past a narrow qmin/qmax, one missing clamp whatever the op (fuzz.oracle.code_report);
 * **one case, several symptoms**: a case whose TOSA graph is invalid on one target and that
   fails on another in a tool or a native crash (vela's ERROR_IF, model-converter, a
   reference-model segfault) is one bug: the invalid graph; the other symptoms are evidence.
+  This is the only rule that joins different keys, and it never joins two invalid graphs.
 
 Bugs are derived from the campaign's buckets and per-case failures, both rebuilt from
 ``events.jsonl``, so the bug list can always be recomputed; ``bugs.json`` and
@@ -39,15 +41,20 @@ _TARGET_NAMES = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(TARGET
 _TOSA_SPEC = re.compile(r"TOSA-(?:\d+(?:\.\d+)*|<n>)(?:\+\w+)*")
 #: a tensor named in a message: TosaArg(name='aten_convolution_default_weight_ohwi', ...)
 _TENSOR_NAME = re.compile(r"name='[^']*'")
-_TENSOR_WORD = re.compile(r"\b(tensor|Tensor) (?!<)[\w.]+")
+#: "tensor <name>": a graph name (has a digit or an underscore, as every FX, parameter and
+#: case name does), one fuzz.signature already replaced (<param>, <node>), or a bare weight
+#: layout; English after "tensor" ("tensor list", "tensor has rank") stays.
+_TENSOR_WORD = re.compile(r"\b(tensor|Tensor) (?:<\w+>|[\w.]*[\d_][\w.]*|(?:ohwi|hwicm|hwim|hwio|oihw|ihwo|nhwc|nchw)\b)")
 #: a pass's list of dtypes it takes, which follows the spec's extensions (int16 or not)
 _SUPPORTED_TYPES = re.compile(r"(supported types are) \([^)]*\)")
 #: numerics-narrow-range@<op>(...): one cause whatever the op (see oracle.code_report)
 _NARROW = re.compile(r"^compare/numerics-narrow-range@.*$")
-#: stage/Exception@where: message   (crash signatures, after the target)
-_CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>[^:]+): (?P<msg>.*)$", re.S)
-#: Tools whose failures keep their own identity in the key.
+#: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
+#: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.signature.locate_frames)
+_CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
 _TOOLS = ("vela:", "model-converter:")
+#: executorch's VGF backend runs model-converter as a subprocess; its failure is raised here
+_VGF_COMPILE = "vgf_compile"
 
 
 def bug_key(signature: str) -> str | None:
@@ -70,11 +77,40 @@ def bug_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def bug_title(key: str) -> str:
+    """A bug's key as a sentence, for tables and report headings."""
+    if key == "compare/numerics-narrow-range":
+        return "wrong numerics (narrow-range): codes saturated at the storage bound past a narrow qmin/qmax"
+    if key.startswith("compare/numerics-"):
+        symptom, _, culprit = key.removeprefix("compare/numerics-").partition("@")
+        return f"wrong numerics ({symptom}) at {culprit}"
+    if key.startswith("invalid-tosa@"):
+        return "invalid TOSA: " + key.removeprefix("invalid-tosa@")
+    if key.startswith("InvalidTosa@reference-model: "):
+        return "invalid TOSA (the reference model rejects it): " + key.split(": ", 1)[1]
+    m = re.match(r"^(?P<stage>[\w-]+)/invalid-program: (?P<msg>.*)$", key, re.DOTALL)
+    if m:
+        return f"invalid program at {m.group('stage')}: {m.group('msg')}"
+    m = _CRASH.match(key)
+    if m:  # a tool's failure, stage kept
+        return f"{m.group('where')} fails at {m.group('stage')} with {m.group('exc')}: {m.group('msg')}"
+    m = re.match(r"^(?P<exc>\w+)@(?P<where>[^:\s]+): (?P<msg>.*)$", key, re.DOTALL)
+    if m:
+        return f"{m.group('where')} raises {m.group('exc')}: {m.group('msg')}"
+    kind, _, stage = key.partition("@")
+    return f"{kind.replace('/', ' ')} at {stage}" if stage and ":" not in stage else key
+
+
+#: Linked cases kept as evidence per bug (the first ones in log order).
+MAX_LINKS = 5
+
+
 @dataclass
 class Bug:
     key: str
     #: bucket signatures, first seen first
     buckets: list[str] = field(default_factory=list)
+    #: where the campaign saw it: its buckets' targets and its linked cases' symptoms
     targets: set[str] = field(default_factory=set)
     releases: set[str] = field(default_factory=set)
     count: int = 0
@@ -82,6 +118,10 @@ class Bug:
     last_seen: float = 0.0
     #: (index, target, focus, nodes, signature): the smallest case, on the cheapest target
     representative: tuple[int, str, str | None, int, str] | None = None
+    #: keys of its buckets (its own, plus tool/native-crash keys joined by the invalid-TOSA rule)
+    members: set[str] = field(default_factory=set)
+    #: one case, several symptoms: ``{"index": i, "symptoms": {target: signature}}``
+    links: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -89,33 +129,37 @@ class Bug:
 
     @property
     def title(self) -> str:
-        return self.key
+        return bug_title(self.key)
 
     def meta(self) -> dict[str, Any]:
         rep = self.representative
         return {
             "id": self.id,
             "key": self.key,
+            "title": self.title,
             "buckets": self.buckets,
-            "targets": sorted(self.targets, key=TARGET_COST_ORDER.index),
+            "targets": sorted(self.targets, key=_cost_rank),
             "releases": sorted(self.releases),
             "count": self.count,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "representative": None if rep is None else {"index": rep[0], "target": rep[1], "focus": rep[2], "nodes": rep[3],
                                                         "signature": rep[4]},
+            "links": self.links,
         }
 
 
-def _cost(nodes: int, target: str) -> tuple[int, int]:
-    return nodes, TARGET_COST_ORDER.index(target) if target in TARGET_COST_ORDER else len(TARGET_COST_ORDER)
+def _cost_rank(target: str) -> int:
+    return TARGET_COST_ORDER.index(target) if target in TARGET_COST_ORDER else len(TARGET_COST_ORDER)
 
 
 def group(buckets: list[Any], case_failures: dict[int, list[tuple[str, str, str]]]) -> list[Bug]:
     """Bugs from buckets (fuzz.campaign.Bucket, in any order) and each case index's failures
-    ``(target, status, signature)``; first seen first."""
+    ``(target, status, signature)`` in log order; first seen first."""
     keys = {b.signature: bug_key(b.signature) for b in buckets}
     parent: dict[str, str] = {k: k for k in keys.values() if k}
+    # Keys of invalid TOSA graphs: each stays the root of its own set (the bug is the graph).
+    invalid = {keys.get(s) for fs in case_failures.values() for _, st, s in fs if st == "invalid-tosa"} - {None}
 
     def find(k: str) -> str:
         while parent[k] != k:
@@ -123,42 +167,50 @@ def group(buckets: list[Any], case_failures: dict[int, list[tuple[str, str, str]
             k = parent[k]
         return k
 
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            # The invalid graph is the root cause: its key names the bug.
-            root, child = (ra, rb) if ra.startswith("invalid-tosa") or not rb.startswith("invalid-tosa") else (rb, ra)
-            parent[child] = root
-
-    for failures in case_failures.values():
-        invalid = [keys.get(s) for _, status, s in failures if status == "invalid-tosa" and keys.get(s)]
-        if not invalid:
+    links: dict[str, list[dict[str, Any]]] = {}
+    for index, failures in case_failures.items():
+        graphs = [(t, s) for t, st, s in failures if st == "invalid-tosa" and keys.get(s)]
+        joined = [(t, s) for t, st, s in failures if keys.get(s) and st != "invalid-tosa" and (st == "native-crash" or _is_tool_failure(s))]
+        if not graphs or not joined:
             continue
-        for _, status, s in failures:
-            k = keys.get(s)
-            if k and status != "invalid-tosa" and (status == "native-crash" or _is_tool_failure(s)):
-                union(invalid[0], k)
+        graph = keys[graphs[0][1]]  # a root: only sets without an invalid graph are attached
+        for _, s in joined:
+            rb = find(keys[s])
+            # Never through a tool bucket already joined to another invalid graph (vela's
+            # generic "Validation error" would otherwise chain unrelated invalid graphs).
+            if rb != graph and rb not in invalid:
+                parent[rb] = graph
+        if len(links.setdefault(graph, [])) < MAX_LINKS:
+            links[graph].append({"index": index, "symptoms": dict(graphs + joined)})
+
     bugs: dict[str, Bug] = {}
     for b in sorted(buckets, key=lambda b: b.first_seen):
         k = keys[b.signature]
         if not k:
             continue
-        bug = bugs.setdefault(find(k), Bug(find(k), first_seen=b.first_seen))
+        root = find(k)
+        bug = bugs.setdefault(root, Bug(root, first_seen=b.first_seen, links=links.get(root, [])))
         bug.buckets.append(b.signature)
+        bug.members.add(k)
         bug.targets.add(b.signature.split("/", 1)[0])
         bug.releases.update(getattr(b, "releases", ()) or ())
         bug.count += b.count
         bug.first_seen = min(bug.first_seen, b.first_seen)
         bug.last_seen = max(bug.last_seen, b.last_seen)
+        if k != root:
+            continue  # a joined symptom is evidence; the bug is reduced on its own key's cases
         index, target, focus = b.smallest
-        candidate = (index, target, focus, b.smallest_nodes, b.signature)
-        # Replaced only by a strictly smaller case: the reduced report stays the bug's.
-        if bug.representative is None or _cost(b.smallest_nodes, target) < _cost(bug.representative[3], bug.representative[1]):
-            bug.representative = candidate
+        # Replaced only by a strictly smaller case (fewer nodes, or as many on a cheaper
+        # target), so a reduced report stays its bug's.
+        if bug.representative is None or (b.smallest_nodes, _cost_rank(target)) < (bug.representative[3], _cost_rank(bug.representative[1])):
+            bug.representative = (index, target, focus, b.smallest_nodes, b.signature)
+    for bug in bugs.values():
+        bug.targets.update(t for link in bug.links for t in link["symptoms"])
     return sorted(bugs.values(), key=lambda g: g.first_seen)
 
 
 def _is_tool_failure(signature: str) -> bool:
-    """A failure raised by vela or model-converter (compile stage, or the VGF compile call)."""
-    rest = signature.split("/", 1)[1]
-    return rest.startswith("compile/") or "vgf_compile" in rest or any(t in rest for t in _TOOLS)
+    """A failure raised by vela or model-converter themselves (not an executorch pass that
+    happened to run with vela on the stack)."""
+    m = _CRASH.match(signature.split("/", 1)[1])
+    return bool(m) and (m.group("where").startswith(_TOOLS) or m.group("where").endswith(_VGF_COMPILE))

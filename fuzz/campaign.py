@@ -6,6 +6,8 @@ Layout of a campaign directory::
     events.jsonl           append-only log, one line per finished (case index, target)
     buckets/<sig-hash>/    signature.txt, meta.json, first.case.json / .outcome.json,
                            smallest.case.json / .outcome.json
+    bugs.json, bugs/<id>/  bugs above the buckets (fuzz.bugs): meta.json, the representative
+                           case (signature.txt, smallest.case.json), later its reduction and report
     stats.json             derived summary, rewritten after every result
     workers.log            the workers' stderr for this session (vela chatter, tracebacks)
 
@@ -28,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from fuzz.bugs import Bug, group
+from fuzz import envs
+from fuzz.bugs import Bug, bug_id, group
 from fuzz.case import Case
 from fuzz.fsutil import atomic_write
 from fuzz.generator import generate
@@ -93,14 +96,20 @@ class CampaignState:
     case_failures: dict[int, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
     #: what this session's workers reported: their interpreter and package versions
     stack: dict[str, Any] = field(default_factory=dict)
+    #: failures folded in so far: bugs are regrouped only when it moves
+    revision: int = 0
+    _bugs: tuple[int, list[Bug]] = (-1, [])
 
     def bugs(self) -> list[Bug]:
-        """Bugs over the buckets (fuzz.bugs), first seen first; tags each bucket with its bug."""
-        found = group(list(self.buckets.values()), self.case_failures)
-        for bug in found:
-            for sig in bug.buckets:
-                self.buckets[sig].bug = bug.id
-        return found
+        """Bugs over the buckets (fuzz.bugs), first seen first; tags each bucket with its bug.
+        Grouping is not incremental, so it is cached until the next failure."""
+        if self._bugs[0] != self.revision:
+            found = group(list(self.buckets.values()), self.case_failures)
+            for bug in found:
+                for sig in bug.buckets:
+                    self.buckets[sig].bug = bug.id
+            self._bugs = (self.revision, found)
+        return self._bugs[1]
 
     def add(self, ev: dict[str, Any], new: bool = False) -> tuple[Bucket | None, bool, bool]:
         """Fold one result event in; returns (bucket, is_first, is_smallest)."""
@@ -114,6 +123,7 @@ class CampaignState:
         self.coverage[ev["target"]].update(ev.get("regimes", []))
         if ev["status"] not in FAILURES and ev["status"] != "harness-error":
             return None, False, False
+        self.revision += 1
         ref = (ev["index"], ev["target"], ev.get("focus"))
         b = self.buckets.get(ev["signature"])
         first = b is None
@@ -135,6 +145,10 @@ class CampaignDir:
         self.root = root
         self.events_path = root / "events.jsonl"
         self.config_path = root / "campaign.json"
+        #: bug id -> the meta.json this process last wrote (bug files change with few results)
+        self._bug_meta: dict[str, dict[str, Any]] = {}
+        #: bug ids when stale bug directories were last marked
+        self._bug_ids: frozenset[str] = frozenset()
 
     def open(self, seed: int, targets: list[str], timeout: float, memory_mb: int) -> dict[str, Any]:
         """Create the campaign, or check that a resumed one asks for the same cases."""
@@ -162,11 +176,24 @@ class CampaignDir:
         except (OSError, json.JSONDecodeError):
             raise CampaignError(f"{self.config_path}: missing or corrupt; is {self.root} a campaign directory?") from None
 
+    def record_stack(self, stack: dict[str, Any]) -> None:
+        """Add the tool stack a session's workers reported (interpreter, torch, torchao,
+        executorch, tosa-tools, vela, model-converter) to campaign.json's ``stacks``: a resumed
+        campaign may run on another release, and each report must say what it ran on."""
+        if not stack.get("versions"):
+            return
+        config = self.open_existing()
+        entry = {"python": stack.get("python"), "versions": stack["versions"]}
+        if entry not in config.get("stacks", []):
+            atomic_write(self.config_path, json.dumps({**config, "stacks": [*config.get("stacks", []), entry]}, indent=2) + "\n")
+
     def load(self) -> CampaignState:
-        """Rebuild state from the log, dropping a torn last line left by a kill mid-write."""
+        """Rebuild state from the log, dropping a torn last line left by a kill mid-write. An
+        event without ``release`` (older logs) takes campaign.json's, if it names one."""
         state = CampaignState()
         if not self.events_path.exists():
             return state
+        release = _read_json(self.config_path, {}).get("release")
         raw = self.events_path.read_bytes()
         good_end = 0
         for line in raw.splitlines(keepends=True):
@@ -178,7 +205,7 @@ class CampaignDir:
                 break
             good_end += len(line)
             if ev.get("type") == "result" and (ev["index"], ev["target"]) not in state.done:
-                state.add(ev)
+                state.add(ev if ev.get("release") or not release else {**ev, "release": release})
         if good_end != len(raw):
             with open(self.events_path, "r+b") as f:
                 f.truncate(good_end)
@@ -220,20 +247,46 @@ class CampaignDir:
 
     def write_bugs(self, bugs: list[Bug], seed: int) -> None:
         """``bugs.json`` and, per bug, ``meta.json`` plus its representative as a bucket-like
-        directory (``signature.txt``, ``smallest.case.json``) that `armfuzz reduce` takes.
-        A reduced bug keeps the case its report was made from."""
+        directory (``signature.txt``, ``smallest.case.json`` and, when its bucket has it,
+        ``smallest.outcome.json``) that `armfuzz reduce` takes. A reduced bug keeps the case
+        its report was made from. Only what changed is written."""
         for bug in bugs:
             d = self.bug_dir(bug)
             index, target, focus, _, signature = bug.representative
             meta = bug.meta()
-            written = (_read_json(d / "meta.json") or {}).get("representative") if (d / "meta.json").exists() else None
-            if not (d / "reduction.json").exists() and (written != meta["representative"] or not (d / "smallest.case.json").exists()):
+            old = self._bug_meta.get(bug.id) or _read_json(d / "meta.json", {})
+            if old == meta and (d / "smallest.case.json").exists():
+                continue
+            if not (d / "reduction.json").exists() and (old.get("representative") != meta["representative"] or not (d / "smallest.case.json").exists()):
                 atomic_write(d / "smallest.case.json", generate(seed, index, target, focus).to_json())
                 atomic_write(d / "signature.txt", signature + "\n")
+                outcome = self.root / "buckets" / bucket_id(signature) / "smallest.outcome.json"
+                if outcome.exists():  # the representative is its bucket's smallest case
+                    atomic_write(d / "smallest.outcome.json", outcome.read_text())
+                else:  # not kept (a kill before the bucket was written): not another case's either
+                    (d / "smallest.outcome.json").unlink(missing_ok=True)
             atomic_write(d / "meta.json", json.dumps(meta, indent=2) + "\n")
+            self._bug_meta[bug.id] = meta
+        self._mark_merged(bugs)
         index = [{**bug.meta(), "report": f"bugs/{bug.id}/report.md" if (self.bug_dir(bug) / "report.md").exists() else None}
                  for bug in bugs]
         atomic_write(self.root / "bugs.json", json.dumps(index, indent=2) + "\n")
+
+    def _mark_merged(self, bugs: list[Bug]) -> None:
+        """A bug directory whose key has since joined another bug (a later case linked its tool
+        failure to an invalid graph) keeps its files and points at the bug it is now part of;
+        it is no longer listed, reduced or reported."""
+        ids = frozenset(bug.id for bug in bugs)
+        if ids == self._bug_ids:
+            return
+        self._bug_ids = ids
+        into = {bug_id(k): bug.id for bug in bugs for k in bug.members if bug_id(k) != bug.id}
+        for d in sorted((self.root / "bugs").glob("*/")):
+            if d.name in into:
+                meta = _read_json(d / "meta.json", {})
+                if meta.get("merged_into") != into[d.name]:
+                    atomic_write(d / "meta.json", json.dumps({**meta, "id": d.name, "merged_into": into[d.name],
+                                                              "merged_report": f"../{into[d.name]}/report.md"}, indent=2) + "\n")
 
     def write_stats(self, state: CampaignState, extra: dict[str, Any]) -> None:
         stats = {
@@ -248,12 +301,14 @@ class CampaignDir:
         atomic_write(self.root / "stats.json", json.dumps(stats, indent=2) + "\n")
 
 
-def _read_json(path: Path) -> Any:
-    """A derived JSON file, or {} when a kill left it torn: it is rewritten from the log."""
+def _read_json(path: Path, like: Any = None) -> Any:
+    """A derived JSON file, or {} when a kill left it torn (it is rewritten from the log);
+    with ``like``, also {} when it is not of that type."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return {}
+    return data if like is None or isinstance(data, type(like)) else {}
 
 
 def parse_budget(text: str | None) -> float | None:
@@ -329,6 +384,9 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
     cdir.open(cfg.seed, cfg.targets, cfg.timeout, cfg.memory_mb)
     state = cdir.load()
     cdir.heal(state, cfg.seed)
+    # The release an event records when the workers did not say (they run this interpreter).
+    release = envs.installed_version() if cfg.python is None and cfg.ray is None else None
+    recorded = False
     t_start = time.monotonic()
     pending = _pending(cfg, state)
     requeue: list[tuple[int, str]] = []
@@ -360,14 +418,20 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
                         requeue.append((index, target))
                         continue
                     result = _worker_lost(job)
-                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result, pool.info)
+                if pool.info and not recorded:
+                    cdir.record_stack(pool.info)
+                    recorded = True
+                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result, pool.info, release)
                 cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": pool.info})
                 if on_result is not None:
                     on_result(ev, state)
     finally:
         pool.close()
-    state.stack = pool.info or state.stack
-    cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": pool.info})
+    if pool.info:
+        cdir.record_stack(pool.info)
+    # Nothing left to run: the stack the campaign last ran on, else what the log says.
+    state.stack = pool.info or (cdir.open_existing().get("stacks") or [state.stack])[-1]
+    cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": state.stack})
     return state
 
 
@@ -400,10 +464,10 @@ def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
 
 def _record(
     cdir: CampaignDir, state: CampaignState, case: Case, seed: int, index: int, target: str, focus: str | None,
-    result: dict[str, Any], worker: dict[str, Any],
+    result: dict[str, Any], worker: dict[str, Any], release: str | None = None,
 ) -> dict[str, Any]:
-    """Log one result (with the release and interpreter the workers reported), then fold it
-    into buckets and bugs."""
+    """Log one result (with the release and interpreter the workers reported, else
+    ``release``), then fold it into buckets and bugs."""
     o = result["outcome"]
     ev = {
         "type": "result",
@@ -421,15 +485,19 @@ def _record(
         "wall": result.get("wall"),
         "peak_rss_mb": result.get("peak_rss_mb"),
         "timings": o.get("timings", {}),
-        "release": worker.get("versions", {}).get("executorch"),
+        "release": worker.get("versions", {}).get("executorch") or release,
         "python": worker.get("python"),
         "t": time.time(),
     }
     cdir.append(ev)  # logged before acted on
+    was = {sig: b.bug for sig, b in state.buckets.items()}
     bucket, first, smallest = state.add(ev, new=True)
     if bucket is not None:
         bugs = state.bugs()
         cdir.write_bucket(bucket, case, o, first, smallest)
+        for b in state.buckets.values():  # buckets a later case moved into another bug
+            if b is not bucket and was.get(b.signature) != b.bug:
+                cdir.write_bucket(b, None, None, first=False, smallest=False)
         cdir.write_bugs(bugs, seed)
     return ev
 
@@ -440,7 +508,7 @@ def list_bugs(root: Path) -> list[dict[str, Any]]:
     if not (root / "events.jsonl").exists():
         raise CampaignError(f"{root}: no events.jsonl; is this a campaign directory?")
     rows = _read_json(path) if path.exists() else None
-    if not isinstance(rows, list):
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "id" in r for r in rows):
         cdir = CampaignDir(root)
         cdir.heal(cdir.load(), cdir.open_existing()["seed"])
         rows = json.loads(path.read_text())

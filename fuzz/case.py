@@ -71,8 +71,19 @@ class QuantConfig:
     @property
     def four_bit_weights(self) -> bool:
         """executorch's rule for INT4 weights: an int8 qspec with range exactly [-7, 7]
-        (backends/arm/_passes/fold_qdq_with_annotated_qparams_pass.py ``_get_special_dtype``)."""
-        return self.weight_qmin == -7 and self.weight_qmax == 7
+        (backends/arm/_passes/fold_qdq_with_annotated_qparams_pass.py ``_get_special_dtype``).
+        Only with int8 activations: the a16w8 config takes its weights from the default
+        symmetric config and ignores weight_qmin/weight_qmax
+        (quantizer/arm_quantizer.py ``get_symmetric_a16w8_quantization_config``, ``base_config.weight``)."""
+        return self.activations == "int8" and self.weight_qmin == -7 and self.weight_qmax == 7
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """The TOSA extensions the lowered graph needs: int16 for a16w8 (executorch refuses
+        A16W8 on a spec without it, recipes/arm_recipe_provider.py
+        ``_build_quantization_recipe``), int4 for 4-bit weights (tosa/mapping.py
+        ``TosaArg.__validate`` refuses INT4 tensors without it)."""
+        return tuple(e for e, needed in (("int16", self.activations == "int16"), ("int4", self.four_bit_weights)) if needed)
 
 
 @dataclass
@@ -111,7 +122,9 @@ class Case:
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
     def with_target(self, target: str) -> "Case":
-        """The same case on another target, with activations the target can take."""
+        """The same case on another target, with a quant config the target can take (the
+        extensions its spec may carry, Target.extensions): what the reducer and the report's
+        control cases run."""
         from fuzz.targets import TARGETS
 
         c = copy.deepcopy(self)
@@ -121,6 +134,8 @@ class Case:
             c.quant.activations = t.forced_activations
         elif c.quant.activations == "int16" and not t.int16:
             c.quant.activations = "int8"
+        if c.quant.four_bit_weights and "int4" not in t.extensions:
+            c.quant.weight_qmin, c.quant.weight_qmax = QuantConfig.weight_qmin, QuantConfig.weight_qmax
         return c
 
     # -- loading -----------------------------------------------------------------------
@@ -255,8 +270,13 @@ class Case:
         if q.activations not in ("int8", "int16"):
             raise CaseError(f"{where}quant.activations must be 'int8' or 'int16', got {q.activations!r}")
         t = TARGETS[self.target]
-        if q.activations == "int16" and not t.int16:
-            raise CaseError(f"{where}int16 activations need a target with the int16 extension; {t.name} has none")
+        fixes = {"int16": "set quant.activations to 'int8'", "int4": "set quant.weight_qmin/weight_qmax to -127/127"}
+        needs = {"int16": "int16 activations", "int4": "4-bit weights (weight range [-7, 7])"}
+        for ext in q.extensions:
+            if ext not in t.extensions:
+                able = [n for n, o in TARGETS.items() if ext in o.extensions]
+                raise CaseError(f"{where}{needs[ext]} need a target with the {ext} extension; {t.name} has none: "
+                                f"{fixes[ext]} or pick one of {', '.join(able)}")
         if t.forced_activations and q.activations != t.forced_activations:
             raise CaseError(f"{where}target {t.name} runs {t.forced_activations} activations; set quant.activations to match")
         for key in ("act_qmin", "act_qmax", "weight_qmin", "weight_qmax"):

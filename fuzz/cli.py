@@ -95,10 +95,13 @@ def _run_targets(case: Case, targets: list[str], interpreter: str | None, limits
 
 
 def _print_outcome(o: Outcome) -> None:
-    colour = {"pass": "green", "not-delegated": "yellow"}.get(o.status, "red")
+    # Yellow: counted, not a bug (not-delegated, rejected-config, numerics-propagated).
+    colour = "green" if o.status == "pass" else "red" if o.failed or o.status == "harness-error" else "yellow"
     total = sum(o.timings.values())
     print(f"== {o.target}: ", end="")
     Console().print(f"[{colour}]{o.status}[/{colour}] ({total:.1f}s, case {o.case_id})", highlight=False)
+    if o.spec:
+        print(f"   spec: {o.spec}")
     if o.signature:
         print(f"   signature: {o.signature}")
     if o.message and o.status != "pass":
@@ -237,13 +240,16 @@ def _reduce_bugs(root: Path, workers: int, evals: int, seconds: float, as_json: 
     from reducer import workflow
     from reducer.shrink import Budget
 
-    for line in workflow.reduce_pending_bugs(root, workers, Budget(evals, seconds), release, python):
-        if as_json:
-            print(json.dumps({"reduced": line}), flush=True)
-        else:
-            err.print(f"bug {line['bug']}: " + (line["error"] if line.get("error") else
-                      f"{line['nodes_before']} -> {line['nodes_after']} nodes, repro {'verified' if line['verified'] else 'NOT verified'}, "
-                      f"{root / 'bugs' / line['bug'] / 'report.md'}"), markup=False, highlight=False)
+    try:
+        for line in workflow.reduce_pending_bugs(root, workers, Budget(evals, seconds), release, python):
+            if as_json:
+                print(json.dumps({"reduced": line}), flush=True)
+            else:
+                err.print(f"bug {line['bug']}: " + (line["error"] if line.get("error") else
+                          f"{line['nodes_before']} -> {line['nodes_after']} nodes, repro {'verified' if line['verified'] else 'NOT verified'}, "
+                          f"{root / 'bugs' / line['bug'] / 'report.md'}"), markup=False, highlight=False)
+    except CaseError as e:  # the campaign's files cannot be read (each bug's own errors are lines above)
+        _usage_error(e)
 
 
 @app.command()

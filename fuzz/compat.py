@@ -102,6 +102,14 @@ def compile_spec(target: Target, quant: QuantConfig) -> Any:
     raise ValueError(f"unknown target family {target.family!r}")
 
 
+def missing_extensions(target: Target, quant: QuantConfig) -> list[str]:
+    """The extensions a case with this quant config needs (QuantConfig.extensions) that the
+    executorch TosaSpecification of its compile spec lacks: the derived check that
+    Target.extensions mirrors (tosa/specification.py ``support_extension``)."""
+    spec = compile_spec(target, quant).tosa_spec
+    return [e for e in quant.extensions if not spec.support_extension(e)]
+
+
 def quantizer(target: Target, spec: Any, quant: QuantConfig) -> Any:
     a = arm()
     cls = {"tosa": a.TOSAQuantizer, "ethos-u": a.EthosUQuantizer, "vgf": a.VgfQuantizer}[target.family]
@@ -113,7 +121,9 @@ def quantizer(target: Target, spec: Any, quant: QuantConfig) -> Any:
 def quantization_config(quant: QuantConfig) -> Any:
     a = arm()
     if quant.activations == "int16":
-        # a16w8: the config fixes the int16 activation range itself; act_qmin/qmax do not apply.
+        # a16w8: the config fixes the int16 activation range itself; act_qmin/qmax do not apply,
+        # and neither do weight_qmin/qmax: it keeps the default symmetric config's weights
+        # (arm_quantizer.py get_symmetric_a16w8_quantization_config, base_config.weight).
         return a.get_symmetric_a16w8_quantization_config(
             is_per_channel=quant.per_channel, weight_qmin=quant.weight_qmin, weight_qmax=quant.weight_qmax
         )

@@ -35,7 +35,8 @@ RULES = (
         # tensor reaching an INT-only spec means the partitioner delegated what it should
         # not have, which is executorch's bug.
         re.compile(r"doesn't support tensor .*dtype=(INT4|BF16|FP8E4M3|FP8E5M2)\b"),
-        "executorch/backends/arm/tosa/mapping.py TosaArg.__validate: support_extension('int4'/'bf16'/'fp8...')",
+        "executorch/backends/arm/tosa/mapping.py TosaArg.__init__ raises when TosaArg.__validate finds "
+        "the spec without the dtype's extension (support_extension('int4'/'bf16'/'fp8e4m3'/'fp8e5m2'))",
     ),
 )
 

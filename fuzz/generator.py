@@ -228,11 +228,14 @@ def _quant(rng: random.Random, target: str, focus: str | None) -> QuantConfig:
     if focus == "config-per-tensor-weights":
         per_channel = False
     wq = rng.choice([-127, -127, -128])
+    # Validity after the draw: only the extensions the target's spec may carry (Case.validate).
+    t = TARGETS[target]
+    four_bit = wants_a8w4 and "int4" in t.extensions
     return QuantConfig(
         per_channel=per_channel,
-        activations="int16" if wants_int16 and TARGETS[target].int16 else "int8",
+        activations="int16" if wants_int16 and t.int16 else "int8",
         act_qmin=qmin,
         act_qmax=127,
-        weight_qmin=-7 if wants_a8w4 else wq,
-        weight_qmax=7 if wants_a8w4 else 127,
+        weight_qmin=-7 if four_bit else wq,
+        weight_qmax=7 if four_bit else 127,
     )

@@ -31,6 +31,7 @@ from fuzz.errors import CaseError, ToolMissing
 from fuzz.outcome import Outcome
 from fuzz.signature import (
     crash_signature,
+    invalid_tosa_signature,
     locate,
     normalise_message,
     numerics_verdict,
@@ -171,8 +172,7 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
         _fail(outcome, "invalid-tosa", stage.current, "InvalidTosa", "reference-model", str(e), e)
     except compat.InvalidTosaGraph as e:
         _fail(outcome, "invalid-tosa", "lower", "InvalidTosaGraph", "tosa-check", str(e), e)
-        op, _, rule = tosa_check.violation_kind(e.violations[0]).partition(": ")
-        outcome.signature = f"{outcome.target}/invalid-tosa@{op}: {rule}"
+        outcome.signature = invalid_tosa_signature(outcome.target, e.violations)
         if e.evidence:
             outcome.message += f" | {t.compiler or 'the next tool'} on this graph: {e.evidence[:600]}"
     except Exception as e:  # noqa: BLE001 - every executorch failure becomes a verdict
@@ -186,8 +186,9 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
             rule = config_rules.rejected(type(cause).__name__, where, str(cause))
             _fail(outcome, "rejected-config" if rule else "crash", refined or stage.current, type(cause).__name__, where, str(cause), e)
             if rule:
-                # Shown and counted, never bucketed: the name says which documented rule.
-                outcome.signature = f"{outcome.target}/rejected-config/{rule.name}: {normalise_message(str(cause))}"
+                # Shown and counted, never bucketed; the message names the rule and its source.
+                outcome.signature = f"{outcome.target}/rejected-config: {normalise_message(str(cause))}"
+                outcome.message += f" [config rule {rule.name}: {rule.cites}]"
 
 
 def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _Stages) -> None:

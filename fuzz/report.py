@@ -64,20 +64,27 @@ def progress_view(state: CampaignState, started: float, budget: float | None, se
 
 
 def bug_table(bugs: list[dict[str, Any]], title: str = "bugs (one per root cause)") -> Table:
-    """One row per bug (fuzz.bugs): its key, where it shows, its buckets, its representative."""
+    """One row per bug (fuzz.bugs): what it is, where it shows, its buckets and results, when,
+    its representative and its report once reduced."""
     table = Table(title=title)
     table.add_column("bug")
-    table.add_column("results", justify="right")
-    table.add_column("buckets", justify="right")
+    table.add_column("title", overflow="fold")
     table.add_column("targets", overflow="fold")
+    table.add_column("buckets", justify="right")
+    table.add_column("results", justify="right")
+    table.add_column("first / last seen")
     table.add_column("representative")
-    table.add_column("report")
-    table.add_column("key", overflow="fold")
+    table.add_column("report", overflow="fold")
     for b in bugs:
         rep = b["representative"]
-        table.add_row(b["id"], str(b["count"]), str(len(b["buckets"])), ", ".join(b["targets"]),
-                      f"#{rep['index']} {rep['target']} ({rep['nodes']} nodes)", b.get("report") or "-", b["key"])
+        table.add_row(b["id"], b.get("title") or b["key"], ", ".join(b["targets"]), str(len(b["buckets"])), str(b["count"]),
+                      f"{_when(b['first_seen'])} / {_when(b['last_seen'])}", f"#{rep['index']} {rep['target']} ({rep['nodes']} nodes)",
+                      b.get("report") or "-")
     return table
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
 def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest first)") -> Table:
@@ -86,11 +93,12 @@ def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest fi
     table.add_column("count", justify="right")
     table.add_column("first seen")
     table.add_column("smallest")
+    table.add_column("bug")
     table.add_column("signature", overflow="fold")
     for b in buckets:
-        first = time.strftime("%Y-%m-%d %H:%M", time.localtime(b["first_seen"]))
         sm = b["smallest"]
-        table.add_row(b["id"], str(b["count"]), first, f"#{sm['index']} {sm['target']} ({sm['nodes']} nodes)", b["signature"])
+        table.add_row(b["id"], str(b["count"]), _when(b["first_seen"]), f"#{sm['index']} {sm['target']} ({sm['nodes']} nodes)",
+                      b.get("bug") or "-", b["signature"])
     return table
 
 

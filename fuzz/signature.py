@@ -47,6 +47,15 @@ def crash_signature(target: str, stage: str, exc_type: str, where: str, message:
     return f"{target}/{stage}/{exc_type}{at}: {normalise_message(message)}"
 
 
+def invalid_tosa_signature(target: str, violations: list[str]) -> str:
+    """``<target>/invalid-tosa@<OP>: <rule>``, named by the first broken rule in graph order
+    (fuzz.tosa_check messages start with ``OP: rule``, numbers after)."""
+    from fuzz.tosa_check import violation_kind
+
+    op, _, rule = violation_kind(violations[0]).partition(": ")
+    return f"{target}/invalid-tosa@{op}: {rule}"
+
+
 def numerics_signature(target: str, symptom: str, output_op: str) -> str:
     return f"{target}/compare/numerics-{symptom}@{output_op}"
 

@@ -17,8 +17,12 @@ class Target:
     tosa_spec: str | None = None
     #: Accelerator config for Ethos-U targets, e.g. "ethos-u55-128".
     accelerator: str | None = None
-    #: Whether the target has the int16 extension (a16w8 allowed).
-    int16: bool = False
+    #: TOSA extensions a case on this target may use: the target's spec carries them, or
+    #: takes them on when a case needs them (``spec_for``). A hand-declared mirror of
+    #: executorch's TosaSpecification (``support_extension``) of each compile spec, so the
+    #: registry stays importable without torch; tests/test_config_validity.py checks it
+    #: against executorch's spec objects for every target.
+    extensions: tuple[str, ...] = ()
     #: Activations forced by the target (tosa-int16 *is* the a16w8 flow of seed 001).
     forced_activations: str | None = None
     #: Whether the TOSA reference model can execute the lowered program (numerics oracle).
@@ -30,16 +34,22 @@ class Target:
     def compile_only(self) -> bool:
         return not self.executes
 
+    @property
+    def int16(self) -> bool:
+        """Whether the spec has the int16 extension (a16w8 allowed)."""
+        return "int16" in self.extensions
+
     def spec_for(self, four_bit_weights: bool) -> str | None:
         """The TOSA spec string a case runs on: the target's, plus the ``int4`` extension when
         its weights are 4-bit. executorch refuses INT4 tensors on a spec without it
         (tosa/mapping.py ``TosaArg.__validate``); upstream's a8w4 tests ask for it
         (``tosa_extensions=["int4"]``) and VgfCompileSpec's default spec carries it. Ethos-U
         specs come from the accelerator and already carry int4 (ethosu/compile_spec.py
-        ``_tosa_spec_for_target``): None here."""
+        ``_tosa_spec_for_target``): None here. Every TOSA 1.0 INT spec may take int4
+        (tosa/specification.py ``Tosa_1_00.valid_extensions["INT"]``)."""
         if self.tosa_spec is None:
             return None
-        if four_bit_weights and "+int4" not in self.tosa_spec:
+        if four_bit_weights and "int4" in self.extensions and "+int4" not in self.tosa_spec:
             return self.tosa_spec + "+int4"
         return self.tosa_spec
 
@@ -47,13 +57,19 @@ class Target:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in [
-        Target("tosa-int", "tosa", tosa_spec="TOSA-1.0+INT", executes=True),
-        Target("tosa-int-fp", "tosa", tosa_spec="TOSA-1.0+INT+FP", executes=True),
-        Target("tosa-int16", "tosa", tosa_spec="TOSA-1.0+INT+int16", int16=True, forced_activations="int16", executes=True),
-        Target("ethos-u55-128", "ethos-u", accelerator="ethos-u55-128", int16=True, compiler="vela"),
-        Target("ethos-u85-256", "ethos-u", accelerator="ethos-u85-256", int16=True, compiler="vela"),
-        Target("vgf-int", "vgf", tosa_spec="TOSA-1.0+INT", compiler="model-converter"),
-        Target("vgf-int-fp", "vgf", tosa_spec="TOSA-1.0+INT+FP", compiler="model-converter"),
+        # TOSA / VGF: int4 is added on demand (spec_for); int16 only where the spec names it.
+        Target("tosa-int", "tosa", tosa_spec="TOSA-1.0+INT", extensions=("int4",), executes=True),
+        Target("tosa-int-fp", "tosa", tosa_spec="TOSA-1.0+INT+FP", extensions=("int4",), executes=True),
+        Target("tosa-int16", "tosa", tosa_spec="TOSA-1.0+INT+int16", extensions=("int16", "int4"), forced_activations="int16",
+               executes=True),
+        # Ethos-U: executorch fixes the spec, "TOSA-1.0+INT+int16+int4" plus +u55 / +cf
+        # (ethosu/compile_spec.py EthosUCompileSpec._tosa_spec_for_target); vela documents
+        # EXT-INT16 and EXT-INT4 ("4-bit integer weights") for U55 and U85
+        # (ethosu/vela/vela.py generate_supported_ops).
+        Target("ethos-u55-128", "ethos-u", accelerator="ethos-u55-128", extensions=("int16", "int4"), compiler="vela"),
+        Target("ethos-u85-256", "ethos-u", accelerator="ethos-u85-256", extensions=("int16", "int4"), compiler="vela"),
+        Target("vgf-int", "vgf", tosa_spec="TOSA-1.0+INT", extensions=("int4",), compiler="model-converter"),
+        Target("vgf-int-fp", "vgf", tosa_spec="TOSA-1.0+INT+FP", extensions=("int4",), compiler="model-converter"),
     ]
 }
 

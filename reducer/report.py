@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fuzz.bugs import bug_key
 from fuzz.case import Case
 from fuzz.codegen import template_env
 from fuzz.corpus import observed
@@ -45,8 +46,9 @@ class Control:
     case: Case
     observed: str = ""
     same: bool = False
-    #: for a target control of a campaign bug: whether the campaign saw the bug there
-    affected: bool | None = None
+    #: for a target control of a campaign bug: "affected" (the campaign saw the bug there),
+    #: "not seen", or "not fuzzed" (the campaign did not run that target)
+    campaign: str = ""
 
 
 def control_cases(case: Case) -> list[Control]:
@@ -77,12 +79,19 @@ def _valid(case: Case) -> bool:
 
 
 def judge_controls(controls: list[Control], outcomes: list[Outcome], signature: str,
-                   affected_targets: list[str] | None = None) -> list[Control]:
+                   bug: dict[str, Any] | None = None) -> list[Control]:
+    """Each control's outcome, whether it is the same bug (the same signature after the
+    target, or the same bug key: the campaign's own grouping, fuzz.bugs), and, for a campaign
+    bug (its meta.json, with the campaign's targets), whether the campaign saw it on the
+    control's target."""
+    key = bug_key(signature)
     for c, o in zip(controls, outcomes):
         c.observed = observed(o)
-        if affected_targets is not None and c.variant.startswith("target "):
-            c.affected = c.case.target in affected_targets
-        c.same = same_bug(signature, c.observed, allow_target_change=True)
+        if bug is not None and c.variant.startswith("target "):
+            t = c.case.target
+            c.campaign = ("affected" if t in bug["targets"] else
+                          "not seen" if t in bug.get("campaign_targets", TARGETS) else "not fuzzed")
+        c.same = same_bug(signature, c.observed, allow_target_change=True) or (key is not None and bug_key(c.observed) == key)
         if c.observed == "pass" and not TARGETS[c.case.target].executes:
             # No FVP here: an Ethos-U/VGF "pass" only says it compiled, not that it computes right.
             c.observed = "pass (compiled; numerics not run on this target here)"

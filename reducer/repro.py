@@ -33,6 +33,7 @@ from fuzz.errors import CaseError
 from fuzz.ops import py
 from fuzz.signature import (
     crash_signature,
+    invalid_tosa_signature,
     frames_of,
     locate_frames,
     numerics_verdict,
@@ -108,9 +109,11 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
     if not _RELEASE.match(release):
         raise CaseError(f"release {release!r} is not a version number")
     rel = envs.RELEASES.get(release)
-    numerics = "/compare/numerics-" in expected
+    # The program runs (serialize, execute, compare) for numerics verdicts and for failures
+    # that only happen while it runs.
+    numerics = any(part in expected for part in ("/serialize/", "/execute/", "/compare/"))
     if numerics and rel is not None and not rel.serializes:
-        raise CaseError(f"executorch {release} cannot serialize here, so a numerics repro cannot run on it")
+        raise CaseError(f"executorch {release} cannot serialize here, so a repro that runs the program cannot run on it")
     fn, call = _config_call(case)
     ms = model_source(case, class_name="Repro")
     pshapes = _param_shapes(case)
@@ -141,6 +144,9 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         + _sources(oracle.lsb_report, oracle.code_report, oracle.judge, qparams._is_dequantize, qparams.node_qparams, qparams.graph_output_qparams),
         output_names=py(tuple(case.outputs)),
         localize_source=_localize_source() if numerics else "",
+        check_tosa="/invalid-tosa@" in expected,
+        validator_source=validator_source() if "/invalid-tosa@" in expected else "",
+        family=TARGETS[case.target].family,
         node_list=py([(n.id, n.op, list(n.inputs)) for n in case.nodes]),
         node_shapes=py_dict({k: tuple(v) for k, v in shapes.items()}),
         **_family_symbols(case),
@@ -161,6 +167,16 @@ def _localize_source() -> str:
                        localize.Localization, localize.tosa_operators, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Forced,
                        localize.fusion_groups, localize.localize, localize.node_qparams_by_key))
+
+
+def validator_source() -> str:
+    """fuzz.tosa_check's validator as source, for invalid-tosa repros: the module from
+    :func:`tosa_check.violation_kind` to its end-of-validator marker (the vela helper after
+    it needs vela; the imports before it are in the template)."""
+    src = inspect.getsource(tosa_check)
+    start = src.index("\ndef violation_kind")
+    end = src.index("\n# -- Everything above, from violation_kind on")
+    return src[start:end].strip()
 
 
 def _param_shapes(case: Case) -> dict[tuple[str, str], list[int]]:
@@ -201,6 +217,9 @@ def signature_from_run(case: Case, returncode: int, stderr: str) -> str:
     if returncode < 0:
         name = signal.Signals(-returncode).name
         return f"{target}/native-crash/{name}@{stage}"
+    invalid = _tagged(stderr, "ARMFUZZ-INVALID-TOSA ")
+    if invalid is not None and invalid.get("violations"):
+        return invalid_tosa_signature(target, invalid["violations"])
     if numerics is not None:
         bad = [r for r in numerics if r.get("symptom")]
         if bad:

@@ -39,8 +39,11 @@ class Source:
 
 
 def locate_source(path: Path, out: Path | None = None) -> Source:
-    """A bucket dir (signature.txt + smallest/first case), a corpus entry, or a case file."""
+    """A bucket or bug dir (signature.txt + smallest/first case), a corpus entry, or a case file."""
     if path.is_dir():
+        merged = _merged_into(path)
+        if merged:
+            raise CaseError(f"{path}: this bug is now part of bug {merged}; reduce {path.parent / merged} instead")
         for name in ("smallest.case.json", "first.case.json", "case.json"):
             if (path / name).exists():
                 case = Case.load(path / name)
@@ -93,7 +96,7 @@ def report_source(out: Path, session: ReleasePool, bisection_md: str = "") -> Pa
     script = (out / "repro.py").read_text() if (out / "repro.py").exists() else repro.render(case, outcome.signature, session.release)
     controls = control_cases(case)
     bug = _bug_meta(out)
-    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, bug["targets"] if bug else None)
+    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, bug)
     versions = session.versions()
     text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md, bug)
     atomic_write(out / "report.md", text)
@@ -101,12 +104,28 @@ def report_source(out: Path, session: ReleasePool, bisection_md: str = "") -> Pa
 
 
 def _bug_meta(out: Path) -> dict[str, Any] | None:
-    """A campaign bug's meta.json (fuzz.bugs) when ``out`` is a bug directory."""
+    """A campaign bug's meta.json (fuzz.bugs) when ``out`` is a bug directory, with the
+    targets its campaign ran (``campaign_targets``) when campaign.json is two levels up."""
     try:
         meta = json.loads((out / "meta.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    return meta if isinstance(meta, dict) and "buckets" in meta and "targets" in meta else None
+    if not (isinstance(meta, dict) and "buckets" in meta and "targets" in meta):
+        return None
+    try:
+        meta["campaign_targets"] = json.loads((out.parent.parent / "campaign.json").read_text())["targets"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        pass
+    return meta
+
+
+def _merged_into(path: Path) -> str | None:
+    """The bug a campaign bug directory was merged into (fuzz.campaign marks it), if any."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return meta.get("merged_into") if isinstance(meta, dict) else None
 
 
 def load_reduced(out: Path) -> tuple[Case, Outcome]:
@@ -158,6 +177,12 @@ def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget, release: s
 
 
 def pending_bugs(campaign: Path) -> list[Path]:
-    """Bug directories of a campaign (fuzz.bugs) that have no report yet, oldest first."""
-    metas = sorted((campaign / "bugs").glob("*/meta.json"), key=lambda p: json.loads(p.read_text()).get("first_seen", 0))
-    return [m.parent for m in metas if not (m.parent / "report.md").exists()]
+    """Directories of the campaign's current bugs (fuzz.bugs; not those merged into another
+    since) that have no report yet, oldest first."""
+    from fuzz.campaign import CampaignError, list_bugs
+
+    try:
+        rows = list_bugs(campaign)
+    except CampaignError as e:
+        raise CaseError(str(e)) from None
+    return [campaign / "bugs" / r["id"] for r in rows if not r["report"]]

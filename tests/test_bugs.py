@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fuzz.bugs import bug_key, group
-from fuzz.campaign import Bucket, CampaignDir, CampaignError, list_bugs
+from fuzz.bugs import bug_id, bug_key, bug_title, group
+from fuzz.campaign import Bucket, CampaignDir, CampaignError, _record, list_bugs
 from fuzz.cli import app
+from fuzz.generator import generate
 from fuzz.targets import TARGETS
+from reducer.workflow import pending_bugs
 from tests.conftest import ROOT
 
 CLAMP = "{t}/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
@@ -29,7 +31,14 @@ def test_the_clamp_crash_on_seven_targets_is_one_bug_even_where_vela_refines_the
 def test_tensor_names_and_profile_strings_do_not_split_a_bug():
     keys = {bug_key(INT4.format(t=t, w=w)) for t in ("tosa-int", "vgf-int") for w in ("ohwi", "hwicm", "view_copy_default_4_fused_const")}
     keys.add(bug_key(INT4.format(t="tosa-int-fp", w="ohwi").replace("TOSA-<n>+INT", "TOSA-1.0+INT+FP")))
+    keys.add(bug_key(INT4.format(t="tosa-int16", w="ohwi").replace("TOSA-<n>+INT", "TOSA-1.0+INT+int16")))
     assert len(keys) == 1
+    dtype = ("{t}/lower/ValueError@operator_validation_utils.validate_valid_dtype: Expected tensor {w} in tosa.CONV2D.default "
+             "to have one of the following dtypes: ['DType.INT48'], got: DType.INT32")
+    assert len({bug_key(dtype.format(t=t, w=w)) for t in ("ethos-u55-128", "tosa-int16") for w in ("<param>", "p_conv2d_1_weight", "hwicm")}) == 1
+    # English after "tensor" is not a name: these stay two bugs
+    rank = "tosa-int/lower/RuntimeError@MmToBmmPass: Input tensor {w} rank <n>, must be <n>"
+    assert bug_key(rank.format(w="has")) != bug_key(rank.format(w="had"))
 
 
 def test_different_passes_tools_and_culprits_stay_different_bugs():
@@ -45,6 +54,26 @@ def test_different_passes_tools_and_culprits_stay_different_bugs():
     assert bug_key("tosa-int/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)") == bug_key(
         "tosa-int-fp/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)")
     assert bug_key("harness/localize/RuntimeError: boom") is None
+    # A tool's own failure keeps its stage; an executorch pass's does not.
+    assert bug_key("ethos-u55-128/compile/RuntimeError@vela:process_regor: x").startswith("compile/RuntimeError@vela:")
+    assert bug_key("tosa-int/timeout@lower") != bug_key("tosa-int/timeout@execute")
+
+
+def test_every_target_has_a_cost_rank():
+    from fuzz.bugs import TARGET_COST_ORDER
+
+    assert sorted(TARGET_COST_ORDER) == sorted(TARGETS)
+
+
+def test_titles_read_as_sentences():
+    assert bug_title(bug_key(CLAMP.format(t="tosa-int"))) == (
+        "ExirToTosaPass raises TosaValueError: max_val must be greater than or equal to min_val")
+    assert bug_title(bug_key("tosa-int/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)")) == (
+        "wrong numerics (out-of-range) at relu(nonfuseable,after-conv2d)")
+    assert bug_title(bug_key("tosa-int/invalid-tosa@CONV2D: weight/input channels")) == "invalid TOSA: CONV2D: weight/input channels"
+    assert bug_title(bug_key("tosa-int/native-crash/SIGSEGV@execute")) == "native-crash SIGSEGV at execute"
+    assert bug_title(bug_key("ethos-u55-128/compile/RuntimeError@vela:process_regor: Compilation failed")) == (
+        "vela:process_regor fails at compile with RuntimeError: Compilation failed")
 
 
 def test_narrow_range_is_one_bug_whatever_the_op_but_out_of_range_is_not():
@@ -82,8 +111,35 @@ def test_one_case_invalid_on_tosa_and_refused_by_vela_is_one_bug_named_by_the_gr
     assert len(bugs) == 2
     assert bugs[0].key == bug_key(invalid) and sorted(bugs[0].buckets) == sorted([invalid, vela, segv])
     assert bugs[0].targets == {"tosa-int", "ethos-u55-128", "tosa-int-fp"}
+    assert [link["index"] for link in bugs[0].links] == [4] and bugs[0].links[0]["symptoms"]["ethos-u55-128"] == vela
     # Without the shared case, the vela failure stays a bug of its own.
     assert len(group(buckets, {9: failures[9]})) == 4
+
+
+def test_an_executorch_pass_crash_on_a_vela_target_is_not_joined_to_an_invalid_graph():
+    """Stage compile only says vela was on the stack; the pass that raised is its own bug."""
+    invalid = "tosa-int/invalid-tosa@CONV2D: weight/input channels"
+    clamp = CLAMP.format(t="ethos-u55-128").replace("/lower/", "/compile/")
+    bugs = group([_bucket(invalid, 1, 4, 2), _bucket(clamp, 2, 4, 2)],
+                 {4: [("tosa-int", "invalid-tosa", invalid), ("ethos-u55-128", "crash", clamp)]})
+    assert len(bugs) == 2 and all(not b.links for b in bugs)
+
+
+def test_a_generic_tool_failure_never_chains_two_invalid_graphs_into_one_bug():
+    """vela says "Validation error" for any invalid graph: it joins the first graph it was
+    seen with, and stays evidence of the second."""
+    conv = "tosa-int/invalid-tosa@CONV2D: weight/input channels"
+    clamp = "tosa-int/invalid-tosa@CLAMP: min greater than max"
+    vela = "ethos-u85-256/compile/RuntimeError@vela:process_regor: Compilation failed: Validation error:"
+    buckets = [_bucket(conv, 1, 4, 2), _bucket(vela, 2, 7, 1), _bucket(clamp, 3, 6, 1)]  # vela's smallest: case 7
+    failures = {4: [("tosa-int", "invalid-tosa", conv), ("ethos-u85-256", "crash", vela)],
+                6: [("tosa-int", "invalid-tosa", clamp), ("ethos-u85-256", "crash", vela)]}
+    by_key = {b.key: b for b in group(buckets, failures)}
+    assert set(by_key) == {bug_key(conv), bug_key(clamp)}
+    assert sorted(by_key[bug_key(conv)].buckets) == sorted([conv, vela]) and by_key[bug_key(clamp)].buckets == [clamp]
+    assert by_key[bug_key(clamp)].targets == {"tosa-int", "ethos-u85-256"}  # the evidence says where it was seen
+    # The joined tool bucket is evidence, never the representative (the bug is the graph).
+    assert by_key[bug_key(conv)].representative[4] == conv
 
 
 def test_representative_is_the_smallest_case_on_the_cheapest_target_and_moves_only_when_strictly_smaller():
@@ -116,6 +172,50 @@ def test_bug_files_are_rebuilt_from_the_log_and_a_torn_index_is_healed(tmp_path)
     assert list_bugs(root)[0]["id"] == rows[0]["id"]
     metas = [json.loads(p.read_text()) for p in (root / "buckets").glob("*/meta.json")]
     assert {m["bug"] for m in metas} == {rows[0]["id"]}
+    assert {m["bug_report"] for m in metas} == {f"../../bugs/{rows[0]['id']}/report.md"}
+    (root / "bugs.json").write_text('{"not": "a list"}')
+    assert list_bugs(root)[0]["title"].startswith("ExirToTosaPass raises")
+    # Nothing to rebuild from: one line naming the file
+    (root / "bugs.json").write_text("[{")
+    (root / "campaign.json").write_text("{")
+    res = CliRunner().invoke(app, ["bugs", str(root)])
+    assert res.exit_code == 2 and f"{root / 'campaign.json'}: missing or corrupt" in res.output and len(res.output.splitlines()) == 1
+
+
+def test_an_older_log_without_releases_takes_the_campaigns(tmp_path):
+    root = tmp_path / "camp"
+    _events(root, [(0, "tosa-int", "crash", CLAMP.format(t="tosa-int"), 2)])
+    lines = [json.loads(x) for x in (root / "events.jsonl").read_text().splitlines()]
+    (root / "events.jsonl").write_text("".join(json.dumps({k: v for k, v in e.items() if k != "release"}) + "\n" for e in lines))
+    assert list_bugs(root)[0]["releases"] == []
+    (root / "bugs.json").unlink()
+    (root / "campaign.json").write_text(json.dumps({"schema": 1, "seed": 3, "targets": list(TARGETS), "release": "1.4.1"}))
+    assert list_bugs(root)[0]["releases"] == ["1.4.1"]
+
+
+def test_a_bug_a_later_case_merges_keeps_its_files_and_is_no_longer_pending(tmp_path):
+    """The vela failure is a bug of its own until a later result shows the same case's graph
+    is invalid TOSA: then its bucket points at the graph's bug, and its old bug directory
+    says where it went and is not reduced."""
+    root = tmp_path / "camp"
+    vela = "ethos-u55-128/compile/RuntimeError@vela:process_regor: Compilation failed: Validation error:"
+    invalid = "tosa-int/invalid-tosa@CONV2D: weight/input channels"
+    _events(root, [(0, "ethos-u55-128", "crash", vela, 4)])
+    (old,) = list_bugs(root)
+    assert [p.name for p in pending_bugs(root)] == [old["id"]]
+    cdir = CampaignDir(root)
+    state = cdir.load()
+    case = generate(3, 0, "tosa-int")
+    result = {"outcome": {"case_id": case.case_id, "status": "invalid-tosa", "signature": invalid, "stage": "lower"}}
+    ev = _record(cdir, state, case, 3, 0, "tosa-int", None, result, {}, "1.5.1")
+    assert ev["release"] == "1.5.1"  # the workers did not say: the caller's release is recorded
+    (new,) = list_bugs(root)
+    assert new["id"] == bug_id(bug_key(invalid)) != old["id"] and new["links"][0]["index"] == 0
+    assert {m["bug"] for m in (json.loads(p.read_text()) for p in (root / "buckets").glob("*/meta.json"))} == {new["id"]}
+    assert json.loads((root / "bugs" / old["id"] / "meta.json").read_text())["merged_into"] == new["id"]
+    assert [p.name for p in pending_bugs(root)] == [new["id"]]
+    res = CliRunner().invoke(app, ["reduce", str(root / "bugs" / old["id"])])
+    assert res.exit_code == 2 and f"now part of bug {new['id']}" in res.output
 
 
 def test_bugs_cli_errors_in_one_line_on_a_non_campaign(tmp_path):
@@ -130,13 +230,55 @@ def test_a_real_campaign_lists_fewer_bugs_than_buckets(tmp_path):
     """Seed 1's case 0, unsteered (conv2d -> clamp(min 0.741 > max 0.441) -> flatten):
     ExirToTosaPass refuses the clamp on every target, one bucket per target and one bug."""
     camp = tmp_path / "c"
-    res = CliRunner().invoke(app, ["fuzz", "--seed", "1", "--cases", "1", "--targets", "tosa-int,tosa-int-fp,vgf-int",
+    res = CliRunner().invoke(app, ["fuzz", "--seed", "1", "--cases", "1", "--targets", "tosa-int-fp,tosa-int",
                                    "--campaign", str(camp), "--workers", "2", "--no-reduce", "--no-steer"])
     assert res.exit_code == 0, res.output
     assert res.output.index("bugs (one per root cause)") < res.output.index(f"campaign {camp}")  # the summary leads with bugs
+    assert "executorch==1.5.1" in res.output and "ethos-u-vela==" in res.output  # the stack
     listed = CliRunner().invoke(app, ["bugs", str(camp), "--json"])
+    assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
-    buckets = list((camp / "buckets").glob("*/meta.json"))
+    buckets = [json.loads(p.read_text()) for p in (camp / "buckets").glob("*/meta.json")]
     assert rows and len(rows) < len(buckets)
     (clamp,) = [r for r in rows if "ExirToTosaPass" in r["key"]]
-    assert set(clamp["targets"]) == {"tosa-int", "tosa-int-fp", "vgf-int"} and clamp["representative"]["target"] == "tosa-int"
+    assert clamp["id"] == bug_id(clamp["key"]) and clamp["title"].startswith("ExirToTosaPass raises TosaValueError")
+    assert clamp["targets"] == ["tosa-int", "tosa-int-fp"] and clamp["releases"] == ["1.5.1"] and clamp["report"] is None
+    assert clamp["count"] == 2 and clamp["first_seen"] <= clamp["last_seen"]
+    assert clamp["representative"]["target"] == "tosa-int" and clamp["representative"]["index"] == 0
+    assert {b["bug"] for b in buckets if "ExirToTosaPass" in b["signature"]} == {clamp["id"]}
+    bug_dir = camp / "bugs" / clamp["id"]
+    assert (bug_dir / "signature.txt").read_text().strip() == clamp["representative"]["signature"]
+    assert json.loads((bug_dir / "smallest.case.json").read_text())["target"] == "tosa-int"
+    assert json.loads((bug_dir / "smallest.outcome.json").read_text())["signature"] == clamp["representative"]["signature"]
+    stack = json.loads((camp / "campaign.json").read_text())["stacks"][-1]
+    assert stack["versions"]["executorch"] == "1.5.1" and "tosa-tools" in stack["versions"]
+    assert json.loads((camp / "stats.json").read_text())["stack"] == stack
+
+
+def test_a_bug_report_marks_the_campaign_targets_and_lists_buckets_and_linked_cases():
+    """Rendering only: the outcomes are what the control runs printed, the bug its meta.json."""
+    from fuzz.case import Case
+    from fuzz.outcome import Outcome
+    from reducer.report import control_cases, judge_controls, render_report
+    from tests.conftest import SEED_CASE
+
+    case = Case.load(SEED_CASE).with_target("tosa-int")
+    graph = "tosa-int/invalid-tosa@CONV2D: weight/input channels"
+    vela = "ethos-u85-256/compile/RuntimeError@vela:process_regor: Compilation failed: Validation error:"
+    bug = {"id": bug_id(bug_key(graph)), "title": bug_title(bug_key(graph)), "buckets": [graph, vela], "count": 3,
+           "targets": ["tosa-int", "ethos-u85-256"], "releases": ["1.5.1"], "campaign_targets": ["tosa-int", "tosa-int-fp", "ethos-u85-256"],
+           "links": [{"index": 4, "symptoms": {"tosa-int": graph, "ethos-u85-256": vela}}]}
+    controls = control_cases(case)
+    outcomes = [Outcome(case.case_id, c.case.target, "invalid-tosa", signature=graph.replace("tosa-int/", c.case.target + "/"))
+                for c in controls]
+    judge_controls(controls, outcomes, graph, bug)
+    seen = {c.case.target: c.campaign for c in controls if c.variant.startswith("target ")}
+    assert seen == {"tosa-int-fp": "not seen", "tosa-int16": "not fuzzed", "ethos-u55-128": "not fuzzed",
+                    "ethos-u85-256": "affected", "vgf-int": "not fuzzed", "vgf-int-fp": "not fuzzed"}
+    outcome = Outcome(case.case_id, "tosa-int", "invalid-tosa", stage="lower", signature=graph, message="weight/input channels")
+    reduction = {"nodes_before": 4, "nodes_after": 4, "target_before": "tosa-int", "target_after": "tosa-int", "evaluations": 1,
+                 "cache_hits": 0, "seconds": 1, "confirmed": "1/1", "flaky": False}
+    text = render_report(case, outcome, "print('repro')\n", None, controls, reduction, {"executorch": "1.5.1"}, "", bug)
+    assert "| seen by the campaign |" in text and "| **yes** | affected |" in text and "| not fuzzed |" in text
+    assert f"Bug `{bug['id']}`, invalid TOSA: CONV2D: weight/input channels" in text
+    assert f"- `{vela}`" in text and f"| 4 | ethos-u85-256 | `{vela}` |" in text

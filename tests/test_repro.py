@@ -158,3 +158,32 @@ def test_numerics_repro_localises_in_a_fresh_process_and_names_the_same_culprit(
     assert "import fuzz" not in script and "from fuzz" not in script
     v = verify(script, case, o.signature, sys.executable, runs=1)
     assert v.verified, v.to_dict()
+
+
+@pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="invalid graph measured on 1.5.1")
+def test_invalid_tosa_repro_carries_the_validator_and_verifies_on_tosa_and_ethos_u():
+    """An invalid-tosa verdict comes from armfuzz's static check, not from an exception, so the
+    script must carry the check (fuzz.tosa_check as source) to show it: on a TOSA target from
+    the delegate's graph, on Ethos-U from the graph executorch dumped before vela ran."""
+    from fuzz.pipeline import run_case
+
+    base = Case.load(ROOT / "tests" / "data" / "cat-same-tensor-conv.case.json")
+    for target in ("tosa-int", "ethos-u85-256"):
+        case = base.with_target(target)
+        o = run_case(case)
+        assert o.status == "invalid-tosa", (target, o.status, o.signature)
+        script = render(case, o.signature, "1.5.1")
+        assert "import fuzz" not in script and "from fuzz" not in script
+        v = verify(script, case, o.signature, sys.executable, runs=1)
+        assert v.verified, v.to_dict()
+
+
+def test_a_repro_of_a_failure_while_the_program_runs_executes_the_program():
+    """Failures at serialize/execute need the program run, as numerics verdicts do; a lowering
+    crash must not (running it would only add a reference-model run)."""
+    case = _clamp_case()
+    runs = render(case, "tosa-int/execute/RuntimeError@runner_utils.__torch_function__: expected scalar type Char but found Float", "1.5.1")
+    lowers = render(case, "tosa-int/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val", "1.5.1")
+    assert 'step("execute")' in runs and 'step("execute")' not in lowers
+    assert "tosa_violations" not in runs and "tosa_violations" in render(case, "tosa-int/invalid-tosa@CONV2D: weight/input channels", "1.5.1")

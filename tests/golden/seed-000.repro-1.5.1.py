@@ -154,12 +154,13 @@ example = calibration[0]
 
 step("quantize")
 compile_spec = TosaCompileSpec('TOSA-1.0+INT+FP')
-# Debug locations: every TOSA operator records the model line it came from (metadata only,
-# the graph is unchanged), so the localisation below can name the node that is wrong.
 import tempfile
 
+# executorch writes each delegate's TOSA graph here before any tool runs it.
 artifacts = tempfile.TemporaryDirectory(prefix="repro-artifacts-")  # removed at exit
 compile_spec.dump_intermediate_artifacts_to(artifacts.name)
+# Debug locations: every TOSA operator records the model line it came from (metadata only,
+# the graph is unchanged), so the localisation below can name the node that is wrong.
 compile_spec.dump_debug_info(compile_spec.DebugMode.TOSA)
 quantizer = TOSAQuantizer(compile_spec)
 quantizer.set_global(get_symmetric_quantization_config(
