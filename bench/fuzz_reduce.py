@@ -14,6 +14,7 @@ bucket would cost at this run's mean seconds per reduction: an estimate, labelle
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -22,6 +23,11 @@ from fuzz.campaign import CampaignConfig, list_bugs, parse_budget, run_campaign
 from fuzz.targets import parse_targets
 from reducer.shrink import Budget
 from reducer.workflow import reduce_pending_bugs
+
+
+#: What reducing a bug writes into its directory (reducer.workflow.process_bucket).
+_REDUCTION_PRODUCTS = ("reduction.json", "reduced.case.json", "reduced.outcome.json", "repro.py", "verification.json",
+                       "report.md")
 
 
 def main() -> None:
@@ -33,14 +39,24 @@ def main() -> None:
     ap.add_argument("--reduce-evals", type=int, default=60)
     ap.add_argument("--reduce-seconds", type=float, default=600.0)
     ap.add_argument("--campaign", type=Path, default=None)
+    ap.add_argument("--reduce-only", action="store_true",
+                    help="measure reduction again on a finished campaign: its bugs' reduction products are removed "
+                         "first, and the fuzzing time is the one the campaign recorded (stats.json elapsed_session)")
     args = ap.parse_args()
     root = args.campaign or Path("campaigns") / f"bench-fuzz-reduce-{args.seed}"
-    cfg = CampaignConfig(root, args.seed, parse_targets(args.targets), budget=parse_budget(args.budget), workers=args.workers)
-    t0 = time.monotonic()
-    state = run_campaign(cfg)
-    fuzz_s = time.monotonic() - t0
+    if args.reduce_only:
+        stats = json.loads((root / "stats.json").read_text())
+        fuzz_s, results, buckets = stats["elapsed_session"], stats["results"], stats["buckets"]
+        for bug in (root / "bugs").iterdir():
+            for name in _REDUCTION_PRODUCTS:
+                (bug / name).unlink(missing_ok=True)
+    else:
+        cfg = CampaignConfig(root, args.seed, parse_targets(args.targets), budget=parse_budget(args.budget), workers=args.workers)
+        t0 = time.monotonic()
+        state = run_campaign(cfg)
+        fuzz_s, results, buckets = time.monotonic() - t0, len(state.done), len(state.buckets)
     bugs = list_bugs(root)
-    print(f"campaign {root}: {len(state.done)} results, {len(state.buckets)} buckets, {len(bugs)} bugs in {fuzz_s:.0f}s of fuzzing")
+    print(f"campaign {root}: {results} results, {buckets} buckets, {len(bugs)} bugs in {fuzz_s:.0f}s of fuzzing")
 
     t1 = time.monotonic()
     lines = []
@@ -54,8 +70,8 @@ def main() -> None:
     print(f"fuzz : reduce = {fuzz_s:.0f}s : {reduce_s:.0f}s = 1 : {reduce_s / fuzz_s:.2f}")
     if lines:
         mean = reduce_s / len(lines)
-        print(f"per-bucket estimate: {len(state.buckets)} buckets x {mean:.0f}s mean = {len(state.buckets) * mean:.0f}s "
-              f"(1 : {len(state.buckets) * mean / fuzz_s:.2f}), an estimate from this run's mean, not a measurement")
+        print(f"per-bucket estimate: {buckets} buckets x {mean:.0f}s mean = {buckets * mean:.0f}s "
+              f"(1 : {buckets * mean / fuzz_s:.2f}), an estimate from this run's mean, not a measurement")
 
 
 if __name__ == "__main__":

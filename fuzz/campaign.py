@@ -361,7 +361,10 @@ def applicable_regimes(target: str) -> list[str]:
     for r in REGIMES:
         if r in ("int16-int48-bias", "config-a16w8") and not t.int16:
             continue
-        if t.forced_activations == "int16" and r in ("config-act-qmin-127", "config-act-qmin-128", "zp-at-qmin-nonact"):
+        # int16 activations take no act range and no 4-bit weights (QuantConfig.four_bit_weights).
+        if t.forced_activations == "int16" and r in ("config-act-qmin-127", "config-act-qmin-128", "zp-at-qmin-nonact", "config-a8w4"):
+            continue
+        if r == "config-a8w4" and "int4" not in t.extensions:
             continue
         out.append(r)
     return out

@@ -19,7 +19,6 @@ Ray is optional (``pip install armfuzz[ray]``); nothing imports this module with
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -36,8 +35,9 @@ class _FuzzActor:
     def __init__(self, targets: list[str]) -> None:
         from fuzz.pool import WorkerPool
 
-        log = Path(tempfile.mkdtemp(prefix="armfuzz-ray-")) / "worker.log"
-        self.pool = WorkerPool(1, log, targets)
+        # The actor runs in Ray's unpacked copy of the checkout (runtime_env working_dir),
+        # inside the cluster's temp dir: the worker log lives and goes with the cluster.
+        self.pool = WorkerPool(1, Path.cwd() / f"armfuzz-worker-{os.getpid()}.log", targets)
 
     def ready(self) -> dict[str, Any]:
         """Block until the worker has imported executorch; who and where it is."""

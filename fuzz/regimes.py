@@ -176,7 +176,7 @@ def classify(case: Any, facts: Facts) -> tuple[list[str], list[str]]:
         hit("config-act-qmin-127" if q.act_qmin == -127 else "config-act-qmin-128", f"act range [{q.act_qmin}, {q.act_qmax}]")
     if not q.per_channel:
         hit("config-per-tensor-weights", "per-tensor weights")
-    if q.weight_qmax <= 7:
+    if q.four_bit_weights:
         hit("config-a8w4", f"weight range [{q.weight_qmin}, {q.weight_qmax}]")
     ordered = [r for r in REGIMES if r in found]
     return ordered, evidence

@@ -150,9 +150,11 @@ class Reducer:
         result.fixed_point = not progress and not self._out_of_budget()
         result.reduced, result.outcome = current, current_outcome
         if self.confirm_runs:
-            reruns = self.evaluate([current] * self.confirm_runs)
-            self.evaluations += self.confirm_runs
-            result.confirm = (sum(self._keeps(signature, o) for o in reruns), self.confirm_runs)
+            # The run that accepted the final case is the first of the confirmation's runs;
+            # the others are fresh reruns (with 2 workers, 3 runs cost one batch, not two).
+            reruns = self.evaluate([current] * (self.confirm_runs - 1)) if self.confirm_runs > 1 else []
+            self.evaluations += len(reruns)
+            result.confirm = (1 + sum(self._keeps(signature, o) for o in reruns), self.confirm_runs)
         return self._finish(result)
 
     def _keeps(self, signature: str, o: Outcome) -> bool:

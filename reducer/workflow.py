@@ -25,7 +25,7 @@ from fuzz.fsutil import atomic_write
 from fuzz.outcome import Outcome
 from fuzz.pool import ReleasePool
 from reducer import repro
-from reducer.report import control_cases, judge_controls, render_report
+from reducer.report import Control, control_cases, judge_controls, render_report
 from reducer.shrink import Budget, Reducer, Step
 
 
@@ -89,14 +89,22 @@ def render_source(out: Path, release: str, runs: int = 1, verify: bool = True, p
     return v.to_dict()
 
 
-def report_source(out: Path, session: ReleasePool, bisection_md: str = "") -> Path:
+def evaluate_controls(out: Path, session: ReleasePool) -> list[Control]:
+    """The report's control cases for the reduced case in ``out``, run and judged."""
+    case, outcome = load_reduced(out)
+    controls = control_cases(case)
+    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, _bug_meta(out))
+    return controls
+
+
+def report_source(out: Path, session: ReleasePool, bisection_md: str = "", controls: list[Control] | None = None) -> Path:
+    """Write report.md for the reduced case in ``out`` (``controls`` when already run)."""
     case, outcome = load_reduced(out)
     reduction = json.loads((out / "reduction.json").read_text())
     verification = json.loads((out / "verification.json").read_text()) if (out / "verification.json").exists() else None
     script = (out / "repro.py").read_text() if (out / "repro.py").exists() else repro.render(case, outcome.signature, session.release)
-    controls = control_cases(case)
+    controls = controls if controls is not None else evaluate_controls(out, session)
     bug = _bug_meta(out)
-    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, bug)
     versions = session.versions()
     text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md, bug)
     atomic_write(out / "report.md", text)
@@ -112,6 +120,8 @@ def _bug_meta(out: Path) -> dict[str, Any] | None:
         return None
     if not (isinstance(meta, dict) and "buckets" in meta and "targets" in meta):
         return None
+    for key, empty in (("title", ""), ("links", []), ("releases", []), ("count", len(meta["buckets"]))):
+        meta.setdefault(key, empty)  # bug files written by older armfuzz lack them
     try:
         meta["campaign_targets"] = json.loads((out.parent.parent / "campaign.json").read_text())["targets"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError):
@@ -145,9 +155,21 @@ def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: 
         summary = reduce_source(locate_source(bucket), session, budget, on_step=on_step)
     if "error" in summary:
         return summary
-    if not (bucket / "verification.json").exists():
+    verify = not (bucket / "verification.json").exists()
+    report = not (bucket / "report.md").exists()
+    if verify and report:
+        # The fresh-process verification is one mostly single-threaded interpreter (import,
+        # one lowering): the report's controls run on the warm pool meanwhile.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as background:
+            verification = background.submit(render_source, bucket, session.release, python=session.verify_python)
+            controls = evaluate_controls(bucket, session)
+            verification.result()
+        report_source(bucket, session, controls=controls)
+    elif verify:
         render_source(bucket, session.release, python=session.verify_python)
-    if not (bucket / "report.md").exists():
+    elif report:
         report_source(bucket, session)
     return summary
 
@@ -171,6 +193,8 @@ def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget, release: s
                 s = process_bucket(b, session, budget)
             except CaseError as e:  # one bad bug must not cost the others their reports
                 s = {"error": str(e)}
+            except Exception as e:  # noqa: BLE001 - our own failure on one bug, said, and the next bug goes on
+                s = {"error": f"armfuzz failed on this bug ({type(e).__name__}: {e}); its campaign files are unchanged"}
             v = json.loads((b / "verification.json").read_text()) if (b / "verification.json").exists() else {}
             yield {"bug": b.name, "nodes_before": s.get("nodes_before"), "nodes_after": s.get("nodes_after"),
                    "verified": bool(v.get("verified")), "error": s.get("error"), "seconds": round(time.monotonic() - t0, 1)}

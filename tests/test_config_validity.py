@@ -178,3 +178,14 @@ def test_run_shows_rejected_config_and_exits_0(monkeypatch, tmp_path):
     res = CliRunner().invoke(app, ["run", str(path), "--json"])
     [o] = [json.loads(ln) for ln in res.stdout.splitlines() if ln.startswith("{")]
     assert (o["status"], o["spec"], res.exit_code) == ("rejected-config", "TOSA-1.0+INT", 0), (o["signature"], res.stdout[-500:])
+
+
+def test_steering_never_aims_at_a_regime_the_target_cannot_reach():
+    """tosa-int16 runs a16w8, whose config ignores the weight range: a8w4 can never be hit
+    there, and a least-covered steering would aim at it forever."""
+    from fuzz.campaign import applicable_regimes
+    from fuzz.targets import TARGETS
+
+    assert "config-a8w4" not in applicable_regimes("tosa-int16")
+    for name, t in TARGETS.items():
+        assert ("config-a8w4" in applicable_regimes(name)) == ("int4" in t.extensions and t.forced_activations != "int16")
