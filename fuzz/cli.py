@@ -288,6 +288,24 @@ def dashboard(
 
 
 @app.command()
+def surface(as_json: bool = typer.Option(False, "--json", help="Print the surface as JSON.")) -> None:
+    """The Arm backend's supported aten ops the registry's cases reach, and those they lack
+    (executorch's TOSA support lists and support checks; about 40 s: every op and spelling
+    is exported)."""
+    from fuzz.surface import surface as measure
+
+    s = measure()
+    d = s.to_dict()
+    if as_json:
+        print(json.dumps(d, indent=2))
+        return
+    print(f"executorch's Arm backend supports {d['backend_ops']} aten ops; the registry reaches {len(d['reached'])}:")
+    for packet, by in d["reached"].items():
+        print(f"  {packet:32} {', '.join(by)}")
+    print(f"missing ({len(d['missing'])}): {', '.join(p.removeprefix('aten.') for p in d['missing'])}")
+
+
+@app.command()
 def buckets(campaign: Path = typer.Argument(..., help="A campaign directory.")) -> None:
     """List a campaign's failure buckets, newest first, then by count."""
     from fuzz.campaign import CampaignError, list_buckets

@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import torch
 
 from fuzz.case import Case, Node, TensorSpec
 from fuzz.codegen import build_model, calibration_data
 from fuzz.ops import all_ops
+from fuzz.surface import single_op_case
 
 OPS = sorted(all_ops())
-
-
-def _single_op_case(op_name: str, seed: int) -> tuple[Case, random.Random]:
-    """A case with one node of ``op_name`` sampled by the op itself on a fixed input."""
-    rng = random.Random(seed)
-    op = all_ops()[op_name]
-    inputs = [TensorSpec("a", [1, 4, 8, 8]), TensorSpec("b", [1, 4, 8, 8])]
-    avail = {"a": (1, 4, 8, 8), "b": (1, 4, 8, 8)}
-    if op_name == "linear":
-        inputs, avail = [TensorSpec("a", [1, 16])], {"a": (1, 16)}
-    for _ in range(50):
-        s = op.sample(rng, avail)
-        if s is not None:
-            break
-    assert s is not None, f"{op_name} sampler never produced a node"
-    used = [t for t in inputs if t.name in s.inputs]
-    # Graph inputs cannot be modified in place; in-place spellings have their own test.
-    spelling = s.spelling
-    if spelling in op.inplace_spellings:
-        spelling = next(x for x in op.spellings if x not in op.inplace_spellings and op.spelling_ok(x, s.params))
-    case = Case(inputs=used, nodes=[Node("n", op_name, list(s.inputs), s.params, spelling)], outputs=["n"])
-    case.calibration = {"samples": 1, "inputs": {t.name: {"kind": "normal", "mean": 0.0, "std": 1.0} for t in used}}
-    case.validate()
-    return case, rng
 
 
 @pytest.mark.parametrize("op_name", OPS)
 def test_all_spellings_of_an_op_compute_the_same_thing(op_name):
     op = all_ops()[op_name]
     for seed in range(6):
-        case, _ = _single_op_case(op_name, seed)
+        case = single_op_case(op_name, seed)
         results = {}
         for spelling in op.spellings:
             if not op.spelling_ok(spelling, case.nodes[0].params) or spelling in op.inplace_spellings:
@@ -59,7 +34,7 @@ def test_all_spellings_of_an_op_compute_the_same_thing(op_name):
 @pytest.mark.parametrize("op_name", OPS)
 def test_declared_shape_matches_eager_shape(op_name):
     for seed in range(10):
-        case, _ = _single_op_case(op_name, seed)
+        case = single_op_case(op_name, seed)
         shapes = case.validate()
         model, _ = build_model(case)
         with torch.no_grad():
