@@ -46,8 +46,21 @@ def generate(seed: int, index: int, target: str = "tosa-int", focus: str | None 
     raise RuntimeError(f"generator found no valid case for seed={seed} index={index} focus={focus}")
 
 
-def _attempt(rng: random.Random, target: str, focus: str | None) -> Case | None:
+def generate_with(rng: random.Random, target: str, focus: str | None = None, ops: frozenset[str] | None = None) -> Case | None:
+    """One attempt at a valid case drawing every choice from ``rng`` (None when it came out
+    invalid). ``ops`` restricts the graph to those registry ops (no motifs then: they bring
+    their own). fuzz.strategies drives it with Hypothesis's draws; ``generate`` with a seeded
+    Random."""
+    return _attempt(rng, target, focus, ops)
+
+
+def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[str] | None = None) -> Case | None:
     b = GraphBuilder(rng)
+    if ops is not None:
+        for _ in range(rng.choice([1, 1, 2, 2, 3])):
+            _random_input(b)
+        _grow(b, rng.randint(1, MAX_NODES), ops)
+        return _finish(b, rng, target, focus)
     motif = _FOCUS_MOTIF.get(focus or "") or (rng.choice(list(MOTIFS)) if rng.random() < 0.5 else None)
     if motif:
         MOTIFS[motif](b)
@@ -57,6 +70,11 @@ def _attempt(rng: random.Random, target: str, focus: str | None) -> Case | None:
         for _ in range(rng.choice([1, 1, 2, 2, 3])):
             _random_input(b)
     _grow(b, rng.randint(0 if motif else 1, 3 if motif else MAX_NODES))
+    return _finish(b, rng, target, focus)
+
+
+def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None) -> Case | None:
+    """The grown graph as a valid case: live nodes, used inputs, quant config, recipes."""
     if not b.nodes:
         return None
     used = {i for n in b.nodes for i in n.inputs}
@@ -93,9 +111,10 @@ def _random_input(b: GraphBuilder) -> None:
     b.new_input([1, r.choice([1, 2, 3, 4, 4, 8]), h, h if r.random() < 0.8 else r.choice([4, 5, 8, 16])])
 
 
-def _grow(b: GraphBuilder, steps: int) -> None:
-    """Add random ops, preferring recent tensors so graphs get deep, not only wide."""
-    names = list(OP_WEIGHTS)
+def _grow(b: GraphBuilder, steps: int, only: frozenset[str] | None = None) -> None:
+    """Add random ops (of ``only``, if given), preferring recent tensors so graphs get deep,
+    not only wide."""
+    names = [n for n in OP_WEIGHTS if only is None or n in only]
     weights = [OP_WEIGHTS[n] for n in names]
     ops = all_ops()
     for _ in range(steps * 3):
