@@ -138,6 +138,7 @@ def fuzz(
     release: Optional[str] = typer.Option(None, help="Fuzz this executorch release (its cached venv; built if missing, see 'armfuzz env add')."),
     python: Optional[Path] = typer.Option(None, help="Fuzz the executorch of this interpreter (a source build, a nightly): a venv's bin/python with torch and executorch."),
     ray: Optional[str] = typer.Option(None, help="Run the workers as actors of this Ray cluster (ADDRESS or 'auto'); needs armfuzz[ray]."),
+    measure_coverage: bool = typer.Option(False, "--coverage", help="Measure statement and branch coverage of executorch/backends/arm (costs throughput; see 'armfuzz coverage')."),
 ) -> None:
     """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
     from rich.live import Live
@@ -150,12 +151,14 @@ def fuzz(
         parse_budget,
         run_campaign,
     )
+    from fuzz.backend_coverage import CoverageError
     from fuzz.compat import versions
     from fuzz.pool import WorkerStartError
     from fuzz.report import (
         bucket_table,
         bug_table,
         coverage_table,
+        growth_line,
         progress_view,
         summary_dict,
         target_table,
@@ -171,7 +174,8 @@ def fuzz(
         _usage_error(e)
     root = campaign or Path("campaigns") / f"seed-{seed}"
     interpreter = _interpreter_or_exit(release, python)
-    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer, interpreter, ray)
+    cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer, interpreter, ray,
+                         measure_coverage)
     started = time.monotonic()
     session = {"n": 0}
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
@@ -190,7 +194,7 @@ def fuzz(
                     live.update(progress_view(state, started, seconds, session["n"]))
 
                 state = run_campaign(cfg, on_live)
-    except (CampaignError, WorkerStartError) as e:
+    except (CampaignError, WorkerStartError, CoverageError) as e:
         _usage_error(e)
     stack = {**(state.stack.get("versions") or versions()), "python": state.stack.get("python") or sys.executable}
     if as_json:
@@ -201,6 +205,8 @@ def fuzz(
             console.print(bug_table(list_bugs(root)))
         console.print(target_table(state, f"campaign {root} ({time.monotonic() - started:.0f}s this session)"))
         console.print(coverage_table(state))
+        if measure_coverage:
+            console.print(growth_line(root), highlight=False)
         if state.buckets:
             console.print(bucket_table(list_buckets(root)))
     if reduce and state.done:
@@ -285,6 +291,34 @@ def dashboard(
         print(write_dashboard(campaign, out))
     except CampaignError as e:
         _usage_error(e)
+
+
+@app.command()
+def coverage(
+    campaign: Path = typer.Argument(..., help="A campaign run with --coverage."),
+    html: bool = typer.Option(True, help="Also write coverage.py's HTML report to CAMPAIGN/coverage/html."),
+    as_json: bool = typer.Option(False, "--json", help="Print the totals and the unreached passes and visitors as JSON."),
+) -> None:
+    """Statements and branches of executorch/backends/arm the campaign reached, in total and per
+    subpackage, and the passes and operator visitors it never entered (coverage.py's JSON
+    report, line by line, is CAMPAIGN/coverage/coverage.json)."""
+    from fuzz.backend_coverage import CampaignCoverage, CoverageError
+
+    cc = CampaignCoverage(campaign)
+    try:
+        summary = cc.report(cc.dir / "html" if html else None)
+    except CoverageError as e:
+        _usage_error(e)
+    summary["growth"] = cc.growth()
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    for name, t in sorted(summary["totals"].items(), key=lambda kv: (kv[0] != "total", kv[0])):
+        branches = f"{t['covered_branches']}/{t['branches']} branches" if t["branches"] else ""
+        print(f"{name:18} {t['covered']:6}/{t['statements']:<6} statements ({100 * t['covered'] / max(1, t['statements']):4.1f}%)  {branches}")
+    for kind, names in summary["unreached"].items():
+        print(f"{kind} never entered ({len(names)}): {', '.join(names)}")
+    print(f"reports: {cc.dir / 'coverage.json'}" + (f", {cc.dir / 'html' / 'index.html'}" if html else ""))
 
 
 @app.command()

@@ -7,6 +7,8 @@ with matplotlib as inline SVG (no JavaScript, no network, opens anywhere):
 * results per second over time (a moving window) and cumulative results;
 * bugs and buckets found over time;
 * regime coverage over time: distinct (target, regime) pairs reached;
+* statement coverage of executorch/backends/arm against results, for a campaign run with
+  ``--coverage`` (fuzz.backend_coverage's growth record);
 * the per-target verdict table and the bug list, each bug linked to its report.
 """
 
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fuzz.backend_coverage import CampaignCoverage
 from fuzz.campaign import CampaignDir, CampaignState, list_bugs
 from fuzz.fsutil import atomic_write
 from fuzz.outcome import FAILURES, STATUSES
@@ -76,7 +79,7 @@ def _svg(draw) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
 
 
-def plots(s: dict[str, list[float]]) -> dict[str, str]:
+def plots(s: dict[str, list[float]], growth: list[dict[str, Any]] | None = None) -> dict[str, str]:
     minutes = [t / 60 for t in s["t"]]
 
     def rate(ax):
@@ -99,7 +102,16 @@ def plots(s: dict[str, list[float]]) -> dict[str, str]:
         ax.set_xlabel("minutes")
         ax.set_ylabel("(target, regime) pairs")
 
-    return {"Results per second": _svg(rate), "Bugs and buckets found": _svg(found), "Regime coverage": _svg(regimes)}
+    def statements(ax):
+        # Against results, not time: a resumed campaign's sessions each restart the clock.
+        ax.step([p["results"] for p in growth], [p["statements"] for p in growth], where="post", color="tab:red")
+        ax.set_xlabel("results")
+        ax.set_ylabel("statements reached")
+
+    out = {"Results per second": _svg(rate), "Bugs and buckets found": _svg(found), "Regime coverage": _svg(regimes)}
+    if growth:
+        out["Statement coverage of executorch/backends/arm"] = _svg(statements)
+    return out
 
 
 def write_dashboard(root: Path, out: Path | None = None) -> Path:
@@ -118,7 +130,7 @@ def write_dashboard(root: Path, out: Path | None = None) -> Path:
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     html = env.get_template("dashboard.html.j2").render(
         campaign=str(root), config=config, generated=time.strftime("%Y-%m-%d %H:%M:%S"), results=len(state.done),
-        plots={k: jinja2.utils.markupsafe.Markup(v) for k, v in plots(series(events)).items()},
+        plots={k: jinja2.utils.markupsafe.Markup(v) for k, v in plots(series(events), CampaignCoverage(root).growth()).items()},
         statuses=shown, rows=rows, bugs=bugs, stack=state.stack,
         report_prefix=_relative(root, out.parent),
     )

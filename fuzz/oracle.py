@@ -134,9 +134,20 @@ def _is_qdq(n: torch.fx.Node) -> bool:
     return n.op == "call_function" and "quantize_per" in str(n.target)
 
 
-def _counted(n: torch.fx.Node) -> bool:
+def counted(n: torch.fx.Node) -> bool:
     """Compute ops worth counting (not getitem, Q/DQ, or views of bookkeeping)."""
     return n.op == "call_function" and not _is_qdq(n) and "getitem" not in str(n.target) and not is_delegate_call(n)
+
+
+def op_name(target: Any) -> str:
+    """``sub`` for aten.sub.Tensor, whether an edge overload (``__name__`` is
+    ``aten.sub.Tensor``, ``str()`` a schema) or a torch one (``str()`` is ``aten.sub.Tensor``,
+    ``__name__`` ``sub.Tensor``)."""
+    for name in (getattr(target, "__name__", ""), str(target)):
+        parts = name.split(".")
+        if len(parts) >= 2 and parts[0] == "aten":
+            return parts[1]
+    return getattr(target, "__name__", None) or str(target)
 
 
 def delegation_stats(graph_module: torch.fx.GraphModule) -> dict[str, Any]:
@@ -145,9 +156,9 @@ def delegation_stats(graph_module: torch.fx.GraphModule) -> dict[str, Any]:
         if is_delegate_call(n):
             delegates += 1
             lowered = getattr(graph_module, n.args[0].target)
-            delegated += sum(1 for m in lowered.original_module.graph.nodes if _counted(m))
-        elif _counted(n):
-            cpu_ops.append(str(n.target).split(".")[-2] if "." in str(n.target) else str(n.target))
+            delegated += sum(1 for m in lowered.original_module.graph.nodes if counted(m))
+        elif counted(n):
+            cpu_ops.append(op_name(n.target))
     total = delegated + len(cpu_ops)
     return {
         "delegates": delegates,

@@ -20,8 +20,11 @@ STATUSES = (
     "harness-error",
     "rejected-config",  # executorch documents the configuration as unsupported: our mistake (fuzz.config_rules)
     "numerics-propagated",  # output error that every node's local check explains as carried rounding (fuzz.localize)
+    "partially-delegated",  # an op left on the CPU that the backend delegates when alone (fuzz.delegation)
+    "spelling-not-delegated",  # an op left on the CPU that the backend delegates in its canonical spelling
 )
-FAILURES = ("crash", "invalid-tosa", "numerics", "invalid-program", "timeout", "oom", "native-crash")
+FAILURES = ("crash", "invalid-tosa", "numerics", "invalid-program", "timeout", "oom", "native-crash",
+            "partially-delegated", "spelling-not-delegated")
 
 
 @dataclass

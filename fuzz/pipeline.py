@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from fuzz import compat, config_rules, localize, oracle, qparams, regimes, tosa_check
+from fuzz import compat, config_rules, delegation, localize, oracle, qparams, regimes, tosa_check
 from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
@@ -120,11 +120,14 @@ def run_case(
     target: str | None = None,
     timeout: float | None = None,
     on_stage: Callable[[str], None] | None = None,
+    controls: bool = True,
 ) -> Outcome:
     """Run one case through the full lowering; never raises for executorch failures.
 
     ``on_stage`` is told each stage as it starts, so a supervisor that has to kill a hung or
-    crashed process still knows where it was (see fuzz.worker).
+    crashed process still knows where it was (see fuzz.worker). ``controls``: lower each op
+    the program left on the CPU alone as well (the partial-delegation oracle,
+    fuzz.delegation); a control itself runs without.
     """
     if target and target != case.target:
         case = case.with_target(target)
@@ -139,6 +142,9 @@ def run_case(
     else:
         if fired[0]:  # the deadline passed inside code that swallowed the alarm
             mark_abnormal(outcome, "timeout", stage.current, f"case exceeded {timeout:g}s")
+    if controls and outcome.delegation.get("cpu_nodes") and outcome.status in ("pass", "not-delegated"):
+        with stage("delegation-control"):  # a supervisor that kills us now knows why
+            delegation.judge(case, outcome, lambda c: run_case(c, timeout=timeout, controls=False))
     return outcome
 
 
@@ -257,6 +263,9 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     lowered_gm = edge.exported_program().graph_module
     _raise_if_invalid(_emitted_graphs(t, artifacts, lowered_gm))
     outcome.delegation = oracle.delegation_stats(lowered_gm)
+    outcome.delegation["cpu_nodes"] = delegation.cpu_nodes(lowered_gm, source.line_to_node)
+    if outcome.delegation["cpu_nodes"]:
+        outcome.delegation["exported_ops"] = delegation.exported_ops(exported, source.line_to_node)
     static_errors = oracle.static_program_errors(lowered_gm)
     if compat.serializes():
         with stage("serialize"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import selectors
 import subprocess
 import sys
@@ -38,8 +39,11 @@ class WorkerStartError(RuntimeError):
 class WorkerPool:
     """N ``python -m fuzz.worker`` processes; they die with us (PR_SET_PDEATHSIG)."""
 
-    def __init__(self, n: int, log_path: Path, warm_targets: list[str], python: str | None = None) -> None:
+    def __init__(self, n: int, log_path: Path, warm_targets: list[str], python: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.warm_targets = warm_targets
+        #: Extra environment for the workers (the campaign's coverage directory).
+        self.env = env or {}
         #: The interpreter of the executorch release to run on (fuzz.envs); ours by default.
         self.python = python or sys.executable
         #: What the workers said when ready: their interpreter and package versions (the
@@ -60,12 +64,18 @@ class WorkerPool:
             stderr=self.log,
             text=True,
             bufsize=1,
-            env=None if self.python == sys.executable else worker_env(),
+            env=self._environ(),
         )
         w = _Worker(proc)
         self.workers.append(w)
         self.sel.register(proc.stdout, selectors.EVENT_READ, w)
         return w
+
+    def _environ(self) -> dict[str, str] | None:
+        base = None if self.python == sys.executable else worker_env()
+        if not self.env:
+            return base
+        return {**(base or os.environ), **self.env}
 
     def idle(self) -> list[_Worker]:
         return [w for w in self.workers if w.ready and w.job is None]

@@ -51,6 +51,17 @@ def coverage_table(state: CampaignState) -> Table:
     return table
 
 
+def growth_line(campaign: Any) -> str:
+    """One line of backend statement coverage over the campaign (fuzz.backend_coverage)."""
+    from fuzz.backend_coverage import CampaignCoverage
+
+    growth = CampaignCoverage(campaign).growth()
+    if not growth:
+        return "backend coverage: no data yet"
+    marks = ", ".join(f"{p['statements']} at {p['results']} results" for p in growth[:: max(1, len(growth) // 6)])
+    return f"backend coverage: {growth[-1]['statements']} statements of executorch/backends/arm reached ({marks}); details: armfuzz coverage {campaign}"
+
+
 def progress_view(state: CampaignState, started: float, budget: float | None, session_results: int) -> Group:
     elapsed = time.monotonic() - started
     rate = session_results / elapsed if elapsed > 0 else 0.0

@@ -21,17 +21,16 @@ SAMPLES_PER_SPELLING = 3
 
 
 def single_op_case(op_name: str, seed: int) -> Case:
-    """A valid one-node case of ``op_name``, sampled by the op itself on fixed inputs
-    (two (1, 4, 8, 8) tensors; one (1, 16) for linear). An in-place spelling is swapped for
-    an out-of-place one: graph inputs cannot be modified in place."""
+    """A valid one-node case of ``op_name``, sampled by the op itself on the inputs its
+    ``probe_shapes`` declare. An in-place spelling is swapped for an out-of-place one: graph
+    inputs cannot be modified in place."""
     from fuzz.ops import all_ops
 
     rng = random.Random(seed)
     op = all_ops()[op_name]
-    inputs = [TensorSpec("a", [1, 4, 8, 8]), TensorSpec("b", [1, 4, 8, 8])]
-    avail = {"a": (1, 4, 8, 8), "b": (1, 4, 8, 8)}
-    if op_name == "linear":
-        inputs, avail = [TensorSpec("a", [1, 16])], {"a": (1, 16)}
+    names = "abcdefgh"[: len(op.probe_shapes)]
+    inputs = [TensorSpec(n, list(s)) for n, s in zip(names, op.probe_shapes)]
+    avail = {n: tuple(s) for n, s in zip(names, op.probe_shapes)}
     sampled = None
     for _ in range(50):
         sampled = op.sample(rng, avail)

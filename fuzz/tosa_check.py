@@ -96,8 +96,8 @@ def tosa_violations(tosa_bytes: bytes, spec: str | None = None) -> list[str]:
         graph = _load(tosa_bytes)
     except Exception as e:  # noqa: BLE001 - any parse failure means it is not a TOSA graph
         return [f"graph: not a TOSA flatbuffer ({type(e).__name__}: {str(e)[:80]})"]
-    if not graph.ops:
-        return ["graph: not a TOSA flatbuffer (no operators)"]
+    if not graph.ops and not graph.outputs:
+        return ["graph: not a TOSA flatbuffer (no operators, no outputs)"]
     out = _graph_rules(graph, profile)
     for i, op in enumerate(graph.ops):
         try:
@@ -429,11 +429,16 @@ def _graph_rules(g: _Graph, profile: _Profile | None) -> list[str]:
     missing = [o for o in g.outputs if o not in g.operands]
     if missing:
         out.append(_v("graph", "undefined output", f"{len(missing)} of {len(g.outputs)}"))
-    # An operand must come from somewhere: a graph input, an operator, or constant data.
+    # An operand must come from somewhere: a graph input, an operator, or constant data. A
+    # graph with no operator at all is legal when its outputs are its inputs: executorch emits
+    # one for an identity (a split into one piece), and the reference model runs it exactly.
     sources = set(g.inputs) | set(produced) | {n for n, t in g.operands.items() if t.data is not None}
     dangling = {i for op in g.ops for i in op.in_names if i in g.operands and i not in sources}
     if dangling:
         out.append(_v("graph", "operand never produced", f"{len(dangling)} tensors"))
+    unproduced = [o for o in g.outputs if o in g.operands and o not in sources]
+    if unproduced:
+        out.append(_v("graph", "output never produced", f"{len(unproduced)} of {len(g.outputs)}"))
     if g.short_data:
         out.append(_v("graph", "constant data shorter than its shape", f"{len(g.short_data)} tensors"))
     return out

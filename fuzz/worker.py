@@ -90,6 +90,9 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     quiet_backend()
+    from fuzz import backend_coverage
+
+    tracer = backend_coverage.start_in_worker()  # before the imports it measures
     import torch
 
     torch.set_num_threads(1)
@@ -97,6 +100,7 @@ def main() -> None:
 
     compat.arm()  # the expensive import, paid once per worker
     warm_up([t for t in sys.argv[1:] if t])
+    backend_coverage.save_worker(tracer)
     freeze_heap()
     # Who this worker is: the controller records the release and interpreter of every result
     # from here, whichever venv or build it was started in.
@@ -188,6 +192,9 @@ def _child(case: Any, job: dict[str, Any], fd: int, memory_mb: int) -> None:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         gc.set_threshold(CHILD_GC_THRESHOLD)
+        from fuzz import backend_coverage
+
+        tracer = backend_coverage.start_in_child()
         import torch
 
         torch.set_num_threads(1)
@@ -202,6 +209,7 @@ def _child(case: Any, job: dict[str, Any], fd: int, memory_mb: int) -> None:
                 inject_fault(inject)
 
         o = run_case(case, on_stage=on_stage)
+        backend_coverage.save_child(tracer)
         out.write(json.dumps({"outcome": o.to_dict()}) + "\n")
         out.flush()
     except BaseException:  # noqa: BLE001 - the parent reports a missing outcome

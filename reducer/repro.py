@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz import localize, oracle, qparams, recipes, tosa_check
+from fuzz import delegation, localize, oracle, qparams, recipes, tosa_check
 from fuzz.case import Case
 from fuzz.codegen import (
     calibration_seeds,
@@ -144,6 +144,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         + _sources(oracle.lsb_report, oracle.code_report, oracle.judge, qparams._is_dequantize, qparams.node_qparams, qparams.graph_output_qparams),
         output_names=py(tuple(case.outputs)),
         localize_source=_localize_source() if numerics else "",
+        **_delegation_context(case, expected),
         check_tosa="/invalid-tosa@" in expected,
         validator_source=validator_source() if "/invalid-tosa@" in expected else "",
         family=TARGETS[case.target].family,
@@ -167,6 +168,51 @@ def _localize_source() -> str:
                        localize.Localization, localize.tosa_operators, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Forced,
                        localize.fusion_groups, localize.localize, localize.node_qparams_by_key))
+
+
+_DELEGATION = re.compile(r"/lower/(?P<verdict>partially-delegated|spelling-not-delegated)@(?P<op>\w+)\((?P<detail>[\w+]+)\)$")
+
+
+def _delegation_context(case: Case, expected: str) -> dict[str, Any]:
+    """For a delegation verdict: the control the script lowers beside the case (built by
+    fuzz.delegation, as the oracle built it), the culprit node, and armfuzz's delegation
+    accounting as source."""
+    m = _DELEGATION.search(expected)
+    if not m:
+        return {"check_delegation": False}
+    canonical = m["verdict"] == "spelling-not-delegated"
+    # A spelling finding names the aten op the spelling exported to, not the spelling: its
+    # node is one of that op not in the op's canonical spelling.
+    nodes = [n for n in case.nodes if n.op == m["op"] and (not canonical or delegation.canonical_spelling(case, n.id))]
+    if not nodes:
+        raise CaseError(f"expected {expected!r} names no {m['op']} node of the case")
+    node = nodes[0]
+    control = delegation.respelled_case(case, node.id) if canonical else delegation.control_case(case, node.id)
+    if control is None:
+        raise CaseError(f"{node.id} is already in its canonical spelling: no spelling control")
+    ms = model_source(control, class_name="Control")
+    pshapes = _param_shapes(control)
+    shapes = control.validate("control")
+    note = (f"the same model with only {node.id} spelled '{delegation.canonical_spelling(case, node.id)}' (its op's canonical spelling)"
+            if canonical else f"{node.id} alone, with the same input shapes, params, weights and quantization")
+    return {
+        "check_delegation": True,
+        "verdict": m["verdict"],
+        "canonical": canonical,
+        "culprit_node": py(node.id),
+        "culprit_node_id": node.id,
+        "culprit_op": node.op,
+        "culprit_spelling": node.spelling,
+        "control_note": note,
+        "control_model_source": ms.source.rstrip(),
+        "control_weights": [(nid, pname, py(tuple(pshapes[(nid, pname)])), py_recipe(r), seed)
+                            for nid, pname, r, seed in weight_assignments(control)],
+        "control_samples": [[(py(tuple(shapes[name])), py_recipe(r), seed) for name, r, seed in sample]
+                            for sample in calibration_seeds(control)],
+        "delegation_source": _sources(oracle.is_delegate_call, oracle._is_qdq, oracle.counted, oracle.op_name,
+                                      oracle.delegation_stats, qparams.origin, qparams.origin_of_trace, delegation.cpu_nodes,
+                                      delegation.exported_ops),
+    }
 
 
 def validator_source() -> str:
@@ -217,6 +263,9 @@ def signature_from_run(case: Case, returncode: int, stderr: str) -> str:
     if returncode < 0:
         name = signal.Signals(-returncode).name
         return f"{target}/native-crash/{name}@{stage}"
+    deleg = _tagged(stderr, "ARMFUZZ-DELEGATION ")
+    if deleg is not None:
+        return f"{target}/lower/{deleg['verdict']}@{deleg['detail']}"
     invalid = _tagged(stderr, "ARMFUZZ-INVALID-TOSA ")
     if invalid is not None and invalid.get("violations"):
         return invalid_tosa_signature(target, invalid["violations"])

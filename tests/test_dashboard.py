@@ -19,8 +19,8 @@ from fuzz.targets import TARGETS
 
 CLAMP = "{t}/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
 RELU = "{t}/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)"
-#: matplotlib's first three colours (tab:blue, tab:orange, tab:green): one per plot
-PLOT_COLOURS = {"rate": (31, 119, 180), "buckets": (255, 127, 14), "regimes": (44, 160, 44)}
+#: matplotlib's tab:blue, tab:orange, tab:green and tab:red: one per plot
+PLOT_COLOURS = {"rate": (31, 119, 180), "buckets": (255, 127, 14), "regimes": (44, 160, 44), "statements": (214, 39, 40)}
 
 
 def _campaign(root: Path, n: int = 60) -> None:
@@ -38,6 +38,10 @@ def _campaign(root: Path, n: int = 60) -> None:
                                  "status": status, "signature": sig, "nodes": 3, "release": "1.5.1", "python": "/x/python",
                                  "regimes": ["act-nonfuseable", f"config-{k % 4}"], "wall": 2.0, "t": 1000.0 + 3 * k}))
     (root / "events.jsonl").write_text("\n".join(lines) + "\n")
+    # the growth record a --coverage campaign keeps (fuzz.backend_coverage)
+    (root / "coverage").mkdir()
+    points = [{"t": 30.0 * i, "wall": 0.0, "results": 10 * i, "statements": 9000 + 400 * i - 20 * i * i} for i in range(1, 7)]
+    (root / "coverage" / "growth.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
 
 
 def test_series_replays_the_log(tmp_path):
@@ -55,7 +59,7 @@ def test_dashboard_is_one_self_contained_file_with_its_tables(tmp_path):
     assert res.exit_code == 0, res.output
     html = (tmp_path / "c" / "dashboard.html").read_text()
     # Self-contained: nothing is fetched (namespace URIs inside the SVGs are names, not loads).
-    assert html.count("<svg") == 3 and "<script" not in html and "<link" not in html
+    assert html.count("<svg") == 4 and "<script" not in html and "<link" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert 'id="verdicts"' in html and 'id="bugs"' in html and "not reduced" in html
     bad = CliRunner().invoke(app, ["dashboard", str(tmp_path / "nothing")])
@@ -80,4 +84,4 @@ def test_dashboard_renders_its_plots_in_headless_chromium(tmp_path):
         assert near > 100, f"the {name} plot's line is not on the screenshot ({near} pixels of {colour})"
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.resolve().as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<svg") == 3 and "bugs" in dom
+    assert dom.count("<svg") == 4 and "bugs" in dom

@@ -251,6 +251,21 @@ def test_violation_kind_is_the_stable_part():
     assert a != b and violation_kind(a) == violation_kind(b)
 
 
+def test_a_graph_whose_outputs_are_its_inputs_needs_no_operator():
+    """executorch lowers an identity (torch.split into one piece) to a graph with no operator;
+    TOSA 1.0 asks only that every output be defined, and the reference model runs it exactly."""
+    g = Graph()
+    x = ts.TosaSerializerTensor("x", [1, 4, 4, 2], D.INT8, data=None)
+    g.g.addInputTensor(x)
+    g.g.addOutputTensor(x)
+    assert tosa_violations(bytes(g.g.serialize()), "TOSA-1.0+INT") == []
+    h = Graph()
+    h.input("x", [1, 4, 4, 2])
+    h.g.addOutputTensor(ts.TosaSerializerTensor("y", [1, 4, 4, 2], D.INT8, data=None))
+    (v,) = tosa_violations(bytes(h.g.serialize()), "TOSA-1.0+INT")
+    assert violation_kind(v) == "graph: undefined output"
+
+
 # -- hostile bytes ------------------------------------------------------------------------------
 
 

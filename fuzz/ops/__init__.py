@@ -1,6 +1,6 @@
 """Op registry. Importing this package registers every op module listed below."""
 
-from fuzz.ops import activation, conv, tensor  # noqa: F401  (registration side effect)
+from fuzz.ops import activation, conv, movement, norm, pointwise, reduce, tensor  # noqa: F401  (registration side effect)
 from fuzz.ops.base import (
     MAX_ELEMENTS,
     OpSpec,

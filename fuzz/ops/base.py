@@ -68,6 +68,9 @@ class OpSpec:
     arity: ClassVar[int | None] = 1
     #: Spellings that only exist for some param values, e.g. ``{"adaptive": {"keepdim": True}}``.
     spelling_requires: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Input shapes a one-node probe case offers the sampler (registry tests, ``surface``):
+    #: ops that need another rank (linear, conv1d, bmm) declare theirs.
+    probe_shapes: ClassVar[tuple[Shape, ...]] = ((1, 4, 8, 8), (1, 4, 8, 8))
 
     def spelling_ok(self, spelling: str, params: dict[str, Any]) -> bool:
         need = self.spelling_requires.get(spelling, {})
@@ -226,6 +229,12 @@ def kwargs_src(params: dict[str, Any], keys: Sequence[str]) -> str:
 
 def numel(shape: Shape) -> int:
     return math.prod(shape)
+
+
+def check_elements(where: str, out: Sequence[int]) -> None:
+    """An output larger than MAX_ELEMENTS is refused (lowering and the reference model slow down)."""
+    if numel(out) > MAX_ELEMENTS:
+        raise CaseError(f"{where}output {list(out)} exceeds {MAX_ELEMENTS} elements")
 
 
 class TemplatedOp(OpSpec):

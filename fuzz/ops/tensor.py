@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from fuzz.errors import CaseError
 from fuzz.ops.base import (
-    MAX_ELEMENTS,
+    check_elements,
     Sampled,
     Shape,
     TemplatedOp,
@@ -114,8 +114,7 @@ class Cat(TemplatedOp):
                 raise CaseError(f"{where}cat inputs {[list(s) for s in in_shapes]} differ outside dim {dim}")
         out = list(in_shapes[0])
         out[d] = sum(s[d] for s in in_shapes)
-        if numel(out) > MAX_ELEMENTS:
-            raise CaseError(f"{where}output {out} exceeds {MAX_ELEMENTS} elements")
+        check_elements(where, out)
         return tuple(out)
 
     def sample(self, rng: random.Random, avail: dict[str, Shape]) -> Sampled | None:

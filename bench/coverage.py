@@ -1,0 +1,67 @@
+"""Statements of executorch/backends/arm a campaign reaches, and what measuring it costs.
+
+    python bench/coverage.py --minutes 10 20 30 --seeds 0 1 2 --targets all --workers 2
+
+For each (minutes, seed): one campaign with ``--coverage`` (statements and branches reached,
+fuzz.backend_coverage) and, with ``--cost``, the same campaign without it, for the
+instrumentation cost in results per second. A campaign resumes where the last one stopped,
+so the 20- and 30-minute points continue the 10-minute one (one 30-minute run gives all
+three). Prints one row per point and a JSON line per point (for the README and notes).
+Run it on an idle machine: the two cores are the campaign's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from fuzz.backend_coverage import CampaignCoverage
+from fuzz.campaign import CampaignConfig, run_campaign
+from fuzz.targets import TARGETS
+
+
+def campaign(root: Path, seed: int, targets: list[str], workers: int, seconds: float, coverage: bool) -> dict:
+    before = json.loads((root / "stats.json").read_text())["results"] if (root / "stats.json").exists() else 0
+    state = run_campaign(CampaignConfig(root, seed, targets, budget=seconds, workers=workers, coverage=coverage))
+    stats = json.loads((root / "stats.json").read_text())
+    # this session's results over this session's time (start-up included, as a user sees it)
+    out = {"results": len(state.done), "bugs": len(state.bugs()), "buckets": len(state.buckets),
+           "rate": round((stats["results"] - before) / max(1.0, stats["elapsed_session"]), 3)}
+    if coverage:
+        totals = CampaignCoverage(root).report()["totals"]["total"]
+        out.update(statements=totals["covered"], of=totals["statements"], branches=totals["covered_branches"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, nargs="+", default=[10.0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--targets", default="all")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cost", action="store_true", help="also run each point without coverage (results/s cost)")
+    args = ap.parse_args()
+    targets = list(TARGETS) if args.targets == "all" else args.targets.split(",")
+    with tempfile.TemporaryDirectory(prefix="armfuzz-covbench-") as tmp:
+        for seed in args.seeds:
+            done = 0.0
+            for minutes in sorted(args.minutes):
+                step = minutes * 60 - done
+                done = minutes * 60
+                row = {"seed": seed, "minutes": minutes,
+                       **campaign(Path(tmp) / f"cov-{seed}", seed, targets, args.workers, step, True)}
+                if args.cost:
+                    plain = campaign(Path(tmp) / f"plain-{seed}", seed, targets, args.workers, step, False)
+                    row.update(plain_results=plain["results"], plain_rate=plain["rate"],
+                               cost=round(plain["rate"] / row["rate"], 2) if row["rate"] else None)
+                print(f"seed {seed} {minutes:4.0f} min: {row['statements']}/{row['of']} statements, "
+                      f"{row['branches']} branches, {row['results']} results ({row['rate']}/s), {row['bugs']} bugs"
+                      + (f"; without coverage {row['plain_results']} results ({row['plain_rate']}/s), cost {row['cost']}x"
+                         if args.cost else ""), flush=True)
+                print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The delegation oracle on real lowerings: an op on the CPU is a finding only when a control
+(the node alone, or alone in its canonical spelling) shows the backend takes it."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from fuzz.case import Case, Node, TensorSpec
+from fuzz.delegation import canonical_spelling, control_case, respelled_case
+
+CONV = {"out_channels": 4, "kernel_size": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True,
+        "padding_mode": "zeros"}
+#: executorch 1.5.1's quantizer annotates aten.sub but not its alias aten.subtract, which
+#: torch.export keeps: ``torch.subtract(x, y)`` stays in float (on the CPU) on an INT target
+#: where ``x - y`` is quantized and delegated (quantizer/quantization_annotator.py lists no alias).
+SUB_SPELLED_SUBTRACT = "tosa-int/lower/spelling-not-delegated@sub(subtract)"  # named by the exported aten op
+
+
+def _case(nodes: list[Node], outputs: list[str]) -> Case:
+    c = Case(inputs=[TensorSpec("a", [1, 4, 8, 8]), TensorSpec("b", [1, 4, 8, 8])], nodes=nodes, outputs=outputs)
+    used = {i for n in nodes for i in n.inputs}
+    c.inputs = [t for t in c.inputs if t.name in used]
+    c.calibration = {"samples": 1, "inputs": {t.name: {"kind": "uniform", "low": -1.0, "high": 1.0} for t in c.inputs}}
+    c.validate()
+    return c
+
+
+def _conv_sub_relu(spelling: str) -> Case:
+    return _case([Node("c", "conv2d", ["a"], CONV, "module"), Node("n", "sub", ["c", "b"], {}, spelling),
+                  Node("r", "relu", ["n"], {}, "functional")], ["r"])
+
+
+def test_controls_change_one_thing_each():
+    case = _conv_sub_relu("subtract")
+    case.weights["nodes"] = {"c": {**case.weights["default"], "negative": True}}
+    case.quant.per_channel = False
+    # context control: the node alone, its shapes, params, spelling, weights and quantization
+    alone = control_case(case, "n")
+    assert [n.op for n in alone.nodes] == ["sub"] and alone.nodes[0].spelling == "subtract"
+    assert {t.name: t.shape for t in alone.inputs} == {"c": [1, 4, 8, 8], "b": [1, 4, 8, 8]}
+    assert alone.quant == case.quant and alone.target == case.target and alone.seed == case.seed
+    assert alone.calibration["inputs"]["b"] == case.calibration["inputs"]["b"]
+    assert control_case(case, "c").weights["nodes"] == case.weights["nodes"]  # same recipe, same weights
+    # spelling control: the same graph with only that node respelled canonically
+    respelled = respelled_case(case, "n")
+    assert [(n.id, n.spelling) for n in respelled.nodes] == [("c", "module"), ("n", "operator"), ("r", "functional")]
+    assert respelled.weights == case.weights and respelled.calibration == case.calibration
+    assert canonical_spelling(case, "n") == "operator" and respelled_case(_conv_sub_relu("operator"), "n") is None
+    # an in-place node cannot stand alone (it would modify a graph input): only its spelling is controlled
+    inplace = _case([Node("c", "conv2d", ["a"], CONV, "module"), Node("e", "elu", ["c"], {"alpha": 1.0}, "functional_inplace")], ["e"])
+    with pytest.raises(ValueError, match="in place"):
+        control_case(inplace, "e")
+    assert respelled_case(inplace, "e").nodes[1].spelling not in ("functional_inplace",)
+
+
+@pytest.mark.pipeline
+def test_an_alias_spelling_left_on_the_cpu_is_a_finding_and_the_canonical_one_passes():
+    from fuzz.pipeline import run_case
+
+    got = run_case(_conv_sub_relu("subtract"), "tosa-int")
+    assert got.status == "spelling-not-delegated" and got.signature == SUB_SPELLED_SUBTRACT, got.message
+    assert got.delegation["cpu_ops"] == ["sub"] and got.delegation["control"]["delegation"]["cpu_ops"] == []
+    assert [n["spelling"] for n in got.delegation["control"]["case"]["nodes"]] == ["module", "operator", "functional"]
+    plain = run_case(_conv_sub_relu("operator"), "tosa-int")
+    assert plain.status == "pass" and plain.delegation["cpu_ops"] == [], plain.message
+    # INT+FP takes the float subtract itself: nothing is left on the CPU, nothing to report
+    fp = run_case(_conv_sub_relu("subtract"), "tosa-int-fp")
+    assert fp.status == "pass" and fp.delegation["cpu_ops"] == [], fp.message
+
+
+@pytest.mark.pipeline
+def test_an_op_the_backend_never_takes_is_not_a_finding():
+    """conv_transpose2d with dilation 2 is outside executorch's support check
+    (operator_support/convolution_support.py): on the CPU alone too, so by design."""
+    from fuzz.pipeline import run_case
+
+    params = {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 0, "output_padding": 0, "groups": 1,
+              "dilation": 2, "bias": True}
+    case = _case([Node("c", "conv2d", ["a"], CONV, "module"), Node("t", "conv_transpose2d", ["c"], params, "module")], ["t"])
+    got = run_case(case, "tosa-int")
+    assert "conv_transpose2d" not in got.signature and got.status in ("pass", "not-delegated"), got.message
+    assert got.delegation["cpu_nodes"], "the transposed conv should have stayed on the CPU"
+
+
+@pytest.mark.pipeline
+def test_the_repro_of_a_delegation_finding_reproduces_it_in_a_fresh_process():
+    from reducer.repro import render, verify
+
+    case = _conv_sub_relu("subtract")
+    script = render(case, SUB_SPELLED_SUBTRACT, "1.5.1")
+    assert "class Control" in script and "ARMFUZZ-DELEGATION" in script
+    v = verify(script, case, SUB_SPELLED_SUBTRACT, sys.executable)
+    assert v.verified, v.observed
