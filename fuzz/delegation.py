@@ -59,11 +59,12 @@ def cpu_nodes(graph_module: torch.fx.GraphModule, line_to_node: dict[int, str]) 
 
 def exported_ops(graph_module: torch.fx.GraphModule, line_to_node: dict[int, str]) -> dict[str, list[str]]:
     """The aten ops each case node exported to, as the quantizer sees them (before it
-    annotates anything): what names a spelling's root cause, e.g. ``negative`` for both
-    ``torch.negative(x)`` and ``x.negative()``. (Carried into repros.)"""
+    annotates anything; read it before prepare_pt2e, which rewrites the graph it is given):
+    what names a spelling's root cause, e.g. ``negative`` for both ``torch.negative(x)`` and
+    ``x.negative()``. (Carried into repros.)"""
     out: dict[str, list[str]] = {}
     for n in graph_module.graph.nodes:
-        if n.op != "call_function":
+        if not counted(n):
             continue
         node = origin(n, line_to_node)
         name = op_name(n.target)

@@ -237,6 +237,7 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         exported = torch.export.export(model, example).module(check_guards=False)
     # Natural ranges before prepare_pt2e, which rewrites the graph it is given.
     ranges = regimes.float_ranges(exported, samples, source.line_to_node)
+    exported_ops = delegation.exported_ops(exported, source.line_to_node)  # what the quantizer is given
     with stage("quantize"):
         spec = compat.compile_spec(t, case.quant)
         outcome.spec = str(spec.tosa_spec)
@@ -265,7 +266,7 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     outcome.delegation = oracle.delegation_stats(lowered_gm)
     outcome.delegation["cpu_nodes"] = delegation.cpu_nodes(lowered_gm, source.line_to_node)
     if outcome.delegation["cpu_nodes"]:
-        outcome.delegation["exported_ops"] = delegation.exported_ops(exported, source.line_to_node)
+        outcome.delegation["exported_ops"] = exported_ops
     static_errors = oracle.static_program_errors(lowered_gm)
     if compat.serializes():
         with stage("serialize"):
