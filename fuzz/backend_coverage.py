@@ -126,6 +126,7 @@ class CampaignCoverage:
         self.growth_path = self.dir / "growth.jsonl"
         self._reporters: dict[str, Any] = {}
         self._thread: threading.Thread | None = None
+        self._growth: list[dict[str, Any]] | None = None
 
     def prepare(self) -> dict[str, str]:
         """Create the directory; the environment the workers need to measure."""
@@ -185,9 +186,11 @@ class CampaignCoverage:
 
     def record_growth(self, elapsed: float, results: int) -> dict[str, Any]:
         """Fold, then append one point of statements reached against time and results."""
+        self.growth()  # a resumed campaign's earlier points, read once before this one is added
         point = {"t": round(elapsed, 1), "wall": round(time.time(), 1), "results": results, "statements": self.fold()}
         with open(self.growth_path, "a") as f:
             f.write(json.dumps(point) + "\n")
+        self._growth.append(point)
         return point
 
     def record_growth_in_background(self, elapsed: float, results: int) -> None:
@@ -206,15 +209,17 @@ class CampaignCoverage:
         self.record_growth(elapsed, results)
 
     def growth(self) -> list[dict[str, Any]]:
-        if not self.growth_path.exists():
-            return []
-        out = []
-        for line in self.growth_path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:  # a torn last line from a kill
-                pass
-        return out
+        """The growth record: read from disk once, then kept as points are recorded (the
+        controller asks for it after every result)."""
+        if self._growth is None:
+            self._growth = []
+            lines = self.growth_path.read_text().splitlines() if self.growth_path.exists() else []
+            for line in lines:
+                try:
+                    self._growth.append(json.loads(line))
+                except json.JSONDecodeError:  # a torn last line from a kill
+                    pass
+        return list(self._growth)
 
     def report(self, html_dir: Path | None = None) -> dict[str, Any]:
         """Totals (statements and branches, overall and per subpackage), the passes and

@@ -116,10 +116,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         raise CaseError(f"executorch {release} cannot serialize here, so a repro that runs the program cannot run on it")
     fn, call = _config_call(case)
     ms = model_source(case, class_name="Repro")
-    pshapes = _param_shapes(case)
-    weights = [(nid, pname, py(tuple(pshapes[(nid, pname)])), py_recipe(r), seed)
-               for nid, pname, r, seed in weight_assignments(case)]
-    samples = [[(py(tuple(shapes[name])), py_recipe(r), seed) for name, r, seed in sample] for sample in calibration_seeds(case)]
+    weights, samples = _tensor_lines(case, shapes)
     env = template_env()
     env.filters["comment"] = comment
     values = dict(
@@ -160,6 +157,16 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
     return template.render(line_to_node=py_dict(line_to_node(first, {n.id for n in case.nodes})), **values)
 
 
+def _tensor_lines(case: Case, shapes: dict[str, Any]) -> tuple[list[tuple], list[list[tuple]]]:
+    """The template's rows for a model's parameters (node, param, shape, recipe, seed) and its
+    calibration samples (shape, recipe, seed per input), as Python source."""
+    pshapes = _param_shapes(case)
+    weights = [(nid, pname, py(tuple(pshapes[(nid, pname)])), py_recipe(r), seed)
+               for nid, pname, r, seed in weight_assignments(case)]
+    samples = [[(py(tuple(shapes[name])), py_recipe(r), seed) for name, r, seed in sample] for sample in calibration_seeds(case)]
+    return weights, samples
+
+
 def _localize_source() -> str:
     """fuzz.localize and the qparams helpers it calls, as source for the repro."""
     return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT") + "\n\n\n"
@@ -191,8 +198,7 @@ def _delegation_context(case: Case, expected: str) -> dict[str, Any]:
     if control is None:
         raise CaseError(f"{node.id} is already in its canonical spelling: no spelling control")
     ms = model_source(control, class_name="Control")
-    pshapes = _param_shapes(control)
-    shapes = control.validate("control")
+    control_weights, control_samples = _tensor_lines(control, control.validate("control"))
     note = (f"the same model with only {node.id} spelled '{delegation.canonical_spelling(case, node.id)}' (its op's canonical spelling)"
             if canonical else f"{node.id} alone, with the same input shapes, params, weights and quantization")
     return {
@@ -205,10 +211,8 @@ def _delegation_context(case: Case, expected: str) -> dict[str, Any]:
         "culprit_spelling": node.spelling,
         "control_note": note,
         "control_model_source": ms.source.rstrip(),
-        "control_weights": [(nid, pname, py(tuple(pshapes[(nid, pname)])), py_recipe(r), seed)
-                            for nid, pname, r, seed in weight_assignments(control)],
-        "control_samples": [[(py(tuple(shapes[name])), py_recipe(r), seed) for name, r, seed in sample]
-                            for sample in calibration_seeds(control)],
+        "control_weights": control_weights,
+        "control_samples": control_samples,
         "delegation_source": _sources(oracle.is_delegate_call, oracle._is_qdq, oracle.counted, oracle.op_name,
                                       oracle.delegation_stats, qparams.origin, qparams.origin_of_trace, delegation.cpu_nodes,
                                       delegation.exported_ops),
