@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from typing import Callable, Iterator
@@ -79,50 +77,19 @@ class _Stages:
             self.outcome.timings[name] = round(time.perf_counter() - t0, 3)
 
 
-class CaseTimeout(BaseException):
-    """Raised by the alarm when one case overruns its time budget.
-
-    A BaseException so that executorch's own ``except Exception`` wrappers let it through.
-    """
-
-
-#: After the deadline the alarm fires again at this interval (seconds): torch.export catches
-#: BaseException in places (measured: a deadline that fell inside export-quantized let the
-#: case finish as 'numerics'), so one raise is not enough to stop a case.
-ALARM_REPEAT = 0.25
-
-
-@contextlib.contextmanager
-def _alarm(seconds: float | None) -> Iterator[list[bool]]:
-    """In-process timeout for Python-level hangs (main thread only). A hang inside native
-    code that never returns to the interpreter needs the forked worker's kill instead.
-    Yields a flag list that is ``[True]`` once the deadline has passed, swallowed or not."""
-    fired = [False]
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield fired
-        return
-
-    def _raise(signum, frame):
-        fired[0] = True
-        raise CaseTimeout(f"case exceeded {seconds:g}s")
-
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds, ALARM_REPEAT)
-    try:
-        yield fired
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def run_case(
     case: Case,
     target: str | None = None,
-    timeout: float | None = None,
     on_stage: Callable[[str], None] | None = None,
     controls: bool = True,
 ) -> Outcome:
     """Run one case through the full lowering; never raises for executorch failures.
+
+    There is no in-process deadline on purpose: a timeout is the forked worker's SIGKILL
+    (fuzz.worker.run_job). An exception raised from a signal handler at an arbitrary point
+    inside torch leaves the interpreter broken for every later case in it (measured: a
+    deadline in the build stage left executorch.exir half-imported and the next case a
+    harness-error; in CI, conv2d stopped decomposing to aten.convolution after one).
 
     ``on_stage`` is told each stage as it starts, so a supervisor that has to kill a hung or
     crashed process still knows where it was (see fuzz.worker). ``controls``: lower each op
@@ -134,17 +101,10 @@ def run_case(
     t = TARGETS[case.target]
     outcome = Outcome(case_id=case.case_id, target=t.name, status="pass")
     stage = _Stages(outcome, on_stage)
-    try:
-        with _alarm(timeout) as fired:
-            _run_stages(case, t, outcome, stage)
-    except CaseTimeout as e:
-        mark_abnormal(outcome, "timeout", stage.current, str(e))
-    else:
-        if fired[0]:  # the deadline passed inside code that swallowed the alarm
-            mark_abnormal(outcome, "timeout", stage.current, f"case exceeded {timeout:g}s")
+    _run_stages(case, t, outcome, stage)
     if controls and outcome.delegation.get("cpu_nodes") and outcome.status in ("pass", "not-delegated"):
         with stage("delegation-control"):  # a supervisor that kills us now knows why
-            delegation.judge(case, outcome, lambda c: run_case(c, timeout=timeout, controls=False))
+            delegation.judge(case, outcome, lambda c: run_case(c, controls=False))
     return outcome
 
 
