@@ -67,6 +67,10 @@ class QuantConfig:
     act_qmax: int = 127
     weight_qmin: int = -127
     weight_qmax: int = 127
+    #: Mixed precision: node id -> "int8" or "int16", the activations of that node's module
+    #: (the quantizer's ``set_module_name``; only module spellings have a module name). The
+    #: rest of the graph takes ``activations``. Left out of the JSON when empty.
+    module_activations: dict[str, str] = field(default_factory=dict)
 
     @property
     def four_bit_weights(self) -> bool:
@@ -83,7 +87,14 @@ class QuantConfig:
         A16W8 on a spec without it, recipes/arm_recipe_provider.py
         ``_build_quantization_recipe``), int4 for 4-bit weights (tosa/mapping.py
         ``TosaArg.__validate`` refuses INT4 tensors without it)."""
-        return tuple(e for e, needed in (("int16", self.activations == "int16"), ("int4", self.four_bit_weights)) if needed)
+        int16 = self.activations == "int16" or "int16" in self.module_activations.values()
+        return tuple(e for e, needed in (("int16", int16), ("int4", self.four_bit_weights)) if needed)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not self.module_activations:
+            del d["module_activations"]  # cases without mixed precision keep their ids
+        return d
 
 
 @dataclass
@@ -97,6 +108,10 @@ class Case:
     target: str = "tosa-int"
     seed: int = 0
     schema: int = SCHEMA_VERSION
+    #: Compile-spec options on the target's defaults (fuzz.target_options), e.g. another
+    #: Ethos-U MAC configuration or memory mode. Left out of the JSON when empty, so a case
+    #: without options keeps the id it always had.
+    options: dict[str, str] = field(default_factory=dict)
 
     # -- identity ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +124,8 @@ class Case:
             "outputs": list(self.outputs),
             "weights": copy.deepcopy(self.weights),
             "calibration": copy.deepcopy(self.calibration),
-            "quant": asdict(self.quant),
+            "quant": self.quant.to_dict(),
+            **({"options": dict(self.options)} if self.options else {}),
         }
 
     def to_json(self) -> str:
@@ -128,12 +144,17 @@ class Case:
         from fuzz.targets import TARGETS
 
         c = copy.deepcopy(self)
+        if target != self.target:
+            c.options = {}  # options are one target's configuration space (one NPU's for Ethos-U)
         c.target = target
         t = TARGETS[target]
         if t.forced_activations:
             c.quant.activations = t.forced_activations
         elif c.quant.activations == "int16" and not t.int16:
             c.quant.activations = "int8"
+        if not t.int16:
+            c.quant.module_activations = {}
+        c.quant.module_activations = {k: v for k, v in c.quant.module_activations.items() if v != c.quant.activations}
         if c.quant.four_bit_weights and "int4" not in t.extensions:
             c.quant.weight_qmin, c.quant.weight_qmax = QuantConfig.weight_qmin, QuantConfig.weight_qmax
         return c
@@ -147,7 +168,7 @@ class Case:
         schema = d.get("schema")
         if schema != SCHEMA_VERSION:
             raise CaseError(f"{where}schema version {schema!r} is not supported (this armfuzz reads {SCHEMA_VERSION})")
-        known = {"schema", "seed", "target", "inputs", "nodes", "outputs", "weights", "calibration", "quant"}
+        known = {"schema", "seed", "target", "inputs", "nodes", "outputs", "weights", "calibration", "quant", "options"}
         extra = sorted(set(d) - known)
         if extra:
             raise CaseError(f"{where}unknown field(s) {extra}")
@@ -162,6 +183,7 @@ class Case:
                 target=d.get("target", "tosa-int"),
                 seed=d.get("seed", 0),
                 schema=schema,
+                options=d.get("options", {}),
             )
         except KeyError as e:
             raise CaseError(f"{where}missing field {e.args[0]!r}") from None
@@ -204,6 +226,11 @@ class Case:
 
         if self.target not in TARGETS:
             raise CaseError(f"{where}unknown target {self.target!r}; known: {', '.join(TARGETS)}")
+        if self.options:
+            from fuzz import target_options
+
+            t = TARGETS[self.target]
+            target_options.validate(self.options, t.family, t.accelerator, where)
         shapes: dict[str, Shape] = {}
         if not self.inputs:
             raise CaseError(f"{where}a case needs at least one input")
@@ -254,6 +281,7 @@ class Case:
         recipes.check_weights(where, self.weights, {n.id for n in self.nodes if get_op(n.op).has_weights})
         recipes.check_calibration(where, self.calibration, [t.name for t in self.inputs])
         self._check_quant(where)
+        self._check_module_activations(where)
         return shapes
 
     @staticmethod
@@ -269,8 +297,11 @@ class Case:
 
         if q.activations not in ("int8", "int16"):
             raise CaseError(f"{where}quant.activations must be 'int8' or 'int16', got {q.activations!r}")
+        if not isinstance(q.module_activations, dict) or not all(v in ("int8", "int16") for v in q.module_activations.values()):
+            raise CaseError(f"{where}quant.module_activations must map node ids to 'int8' or 'int16', got {q.module_activations!r}")
         t = TARGETS[self.target]
-        fixes = {"int16": "set quant.activations to 'int8'", "int4": "set quant.weight_qmin/weight_qmax to -127/127"}
+        fixes = {"int16": "set quant.activations (and quant.module_activations) to 'int8'",
+                 "int4": "set quant.weight_qmin/weight_qmax to -127/127"}
         needs = {"int16": "int16 activations", "int4": "4-bit weights (weight range [-7, 7])"}
         for ext in q.extensions:
             if ext not in t.extensions:
@@ -289,4 +320,16 @@ class Case:
             raise CaseError(f"{where}quant int8 activation range [{q.act_qmin}, {q.act_qmax}] must lie in [-128, 127] around 0")
         if not (-128 <= q.weight_qmin < 0 < q.weight_qmax <= 127):
             raise CaseError(f"{where}quant weight range [{q.weight_qmin}, {q.weight_qmax}] must lie in [-128, 127] around 0")
+
+    def _check_module_activations(self, where: str) -> None:
+        from fuzz.ops import get_op
+
+        nodes = {n.id: n for n in self.nodes}
+        for node_id in self.quant.module_activations:
+            if node_id not in nodes:
+                raise CaseError(f"{where}quant.module_activations names {node_id!r}, which is not a node of the case")
+            n = nodes[node_id]
+            if not get_op(n.op).calls_module(n.id, list(n.inputs), n.params, n.spelling):
+                raise CaseError(f"{where}quant.module_activations[{node_id!r}]: node {node_id!r} is spelled {n.spelling!r}, "
+                                f"which calls no module of its own for the quantizer's set_module_name to match")
 

@@ -7,13 +7,14 @@ process of a campaign never pays the ~12 s Arm backend import.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import shutil
 import sys
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 from fuzz.case import QuantConfig
 from fuzz.errors import ToolMissing
@@ -89,14 +90,18 @@ def arm() -> SimpleNamespace:
     )
 
 
-def compile_spec(target: Target, quant: QuantConfig) -> Any:
-    """The target's compile spec for a case with this quant config (Target.spec_for)."""
+def compile_spec(target: Target, quant: QuantConfig, options: dict[str, str] | None = None) -> Any:
+    """The target's compile spec for a case with this quant config (Target.spec_for) and
+    compile-spec options (fuzz.target_options)."""
     a = arm()
     spec = target.spec_for(quant.four_bit_weights)
     if target.family == "tosa":
         return a.TosaCompileSpec(spec)
     if target.family == "ethos-u":
-        return a.EthosUCompileSpec(target.accelerator)
+        from fuzz import target_options
+
+        accelerator, kwargs = target_options.compile_spec_args(target.accelerator, options or {})
+        return a.EthosUCompileSpec(accelerator, **kwargs)
     if target.family == "vgf":
         return a.VgfCompileSpec(spec)
     raise ValueError(f"unknown target family {target.family!r}")
@@ -115,6 +120,9 @@ def quantizer(target: Target, spec: Any, quant: QuantConfig) -> Any:
     cls = {"tosa": a.TOSAQuantizer, "ethos-u": a.EthosUQuantizer, "vgf": a.VgfQuantizer}[target.family]
     q = cls(spec)
     q.set_global(quantization_config(quant))
+    # Mixed precision: the case's model names each module by its node id (fuzz.codegen).
+    for node_id, activations in quant.module_activations.items():
+        q.set_module_name(node_id, quantization_config(dataclasses.replace(quant, activations=activations, module_activations={})))
     return q
 
 
@@ -170,8 +178,9 @@ def check_tools(target: Target) -> None:
             raise ToolMissing(
                 f"target {target.name} needs the model-converter binary on PATH; install it with: pip install ai_ml_sdk_model_converter==0.11.0"
             )
-    if target.executes:
-        _require("tosa_reference_model", "tosa-tools", target.name)
+    # Every target's program runs on the reference model (a compile-only target's with the
+    # TOSA graph its compiler was given: fuzz.pipeline).
+    _require("tosa_reference_model", "tosa-tools", target.name)
 
 
 def _venv_bin_on_path() -> None:
@@ -189,17 +198,23 @@ def _require(module: str, package: str, target: str) -> None:
 
 
 class ReferenceModelRun:
-    """Executes a lowered program: TOSA delegates on the reference model, the rest in torch.
+    """Executes a lowered program: its delegates on the reference model, the rest in torch.
 
     Wraps executorch's own ``TosaReferenceModelDispatch`` (what the upstream Arm tests trust)
     but records the reference model's graph status instead of asserting on it, so an invalid
     TOSA flatbuffer is a verdict of its own rather than an AssertionError.
+
+    ``graph_of(delegate)`` is the TOSA a delegate computes. A TOSA delegate carries it
+    (the default); an Ethos-U or VGF delegate carries vela's or model-converter's output,
+    which needs an FVP or a Vulkan device, so for those the caller passes the graph
+    executorch handed to the compiler: the whole program still runs, up to that tool.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, graph_of: Callable[[Any], bytes] | None = None) -> None:
         from executorch.backends.arm.test import runner_utils
 
         self._ru = runner_utils
+        self._graph_of = graph_of or (lambda lbm: lbm.processed_bytes)
         self.statuses: list[str] = []
         #: (TOSA bytes, inputs) of every delegate call, in order: localisation re-runs them.
         self.calls: list[tuple[bytes, list[Any]]] = []
@@ -212,16 +227,18 @@ class ReferenceModelRun:
                 return outer._run_delegate(lowered_backend_module, inputs)
 
             def __torch_function__(self, func, types, args=(), kwargs=None):
-                if can_serialize:
-                    return super().__torch_function__(func, types, args, kwargs)
-                # Unserializable releases run the edge program: functional Q/DQ ops, whose
-                # ``.out`` overloads upstream's dispatch names do not exist there.
                 import torch
 
-                if func is torch._higher_order_ops.executorch_call_delegate:
+                # Upstream's dispatch takes TOSABackend delegates only. Unserializable
+                # releases run the edge program, whose functional Q/DQ ops upstream's
+                # ``.out`` overload names do not match: everything but delegates runs as is.
+                if func is torch._higher_order_ops.executorch_call_delegate and (
+                        not can_serialize or args[0].backend_id != "TOSABackend"):
                     self.ran_tosa_dispatch = True
                     return self._tosa_dispatch(args[0], args[1:])
-                return func(*args, **(kwargs or {}))
+                if not can_serialize:
+                    return func(*args, **(kwargs or {}))
+                return super().__torch_function__(func, types, args, kwargs)
 
         self.dispatch = _Dispatch()
 
@@ -229,10 +246,11 @@ class ReferenceModelRun:
         import tosa_reference_model as refmodel
 
         ru = self._ru
+        graph = self._graph_of(lbm)
         output_node = lbm.original_module.graph.output_node()
         arrays = [ru.torch_tensor_to_numpy(t) for t in inputs]
-        self.calls.append((lbm.processed_bytes, arrays))
-        outputs, status = refmodel.run(lbm.processed_bytes, arrays, verbosity="LOW", initialize_variable_tensor_from_numpy=True)
+        self.calls.append((graph, arrays))
+        outputs, status = refmodel.run(graph, arrays, verbosity="LOW", initialize_variable_tensor_from_numpy=True)
         self.statuses.append(str(status).split(".")[-1])
         if status != refmodel.GraphStatus.TOSA_VALID:
             raise InvalidTosa(f"reference model graph status {str(status).split('.')[-1]}")

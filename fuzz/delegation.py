@@ -95,7 +95,7 @@ def respelled_case(case: Case, node_id: str) -> Case | None:
 
 def control_case(case: Case, node_id: str) -> Case:
     """The context control: the node alone; its inputs become graph inputs of their shapes,
-    the rest (params, spelling, weights, quantization, target, seed) is the case's."""
+    the rest (params, spelling, weights, quantization, target and its options, seed) is the case's."""
     shapes = case.validate()
     node = next(n for n in case.nodes if n.id == node_id)
     if node.spelling in get_op(node.op).inplace_spellings:
@@ -110,9 +110,11 @@ def control_case(case: Case, node_id: str) -> Case:
     }
     weights = copy.deepcopy(case.weights)
     weights["nodes"] = {k: v for k, v in weights.get("nodes", {}).items() if k == node_id}
+    quant = copy.deepcopy(case.quant)
+    quant.module_activations = {k: v for k, v in quant.module_activations.items() if k == node_id}
     control = Case(inputs=inputs, nodes=[Node(node.id, node.op, list(node.inputs), copy.deepcopy(node.params), node.spelling)],
-                   outputs=[node.id], weights=weights, calibration=calibration, quant=copy.deepcopy(case.quant),
-                   target=case.target, seed=case.seed)
+                   outputs=[node.id], weights=weights, calibration=calibration, quant=quant,
+                   target=case.target, seed=case.seed, options=dict(case.options))
     control.validate("control")
     return control
 

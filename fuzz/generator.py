@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from fuzz import config_rules, recipes
+from fuzz import config_rules, recipes, target_options
 from fuzz.case import Case, Node, QuantConfig, TensorSpec
 from fuzz.errors import CaseError
 from fuzz.ops import all_ops, get_op
@@ -21,8 +21,10 @@ from fuzz.targets import TARGETS
 #: Bumped whenever ``generate(seed, index, ...)`` starts making other cases for the same
 #: arguments (new ops, new draws). A campaign records it and only resumes under the same one:
 #: its log names cases by (seed, index, target, focus) and they must regenerate identically.
-#: 1: the 16-op registry; 2: the Arm surface registry (issue 12).
-GENERATOR_VERSION = 2
+#: 1: the 16-op registry; 2: the Arm surface registry (issue 12); 3: after everything version
+#: 2 drew, Ethos-U cases draw compile-spec options (fuzz.target_options) and int16-capable
+#: targets mixed int8/int16 modules; no in-place op downstream of an expand.
+GENERATOR_VERSION = 3
 
 #: Ops drawn more often than the rest: the conv/activation/cat neighbourhood is where the
 #: quantization regimes (non-fuseable activations, shared cat domains, int48 bias) are made.
@@ -109,7 +111,28 @@ def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None)
         case.validate()
     except CaseError:
         return None
+    t = TARGETS[target]
+    case.options = target_options.sample(rng, t.family, t.accelerator)
+    case.quant.module_activations = _mixed_precision(rng, case)
     return case
+
+
+#: Share of cases on int16-capable targets that mix int8 and int16 activations.
+MIXED_PRECISION_SHARE = 0.25
+
+
+def _mixed_precision(rng: random.Random, case: Case) -> dict[str, str]:
+    """Give one or two of the case's modules the other activation dtype (the quantizer's
+    ``set_module_name``): where int8 meets int16 a rescale between domains is lowered, and a
+    cat or add must pick one. Only on targets whose spec carries int16."""
+    t = TARGETS[case.target]
+    if not t.int16 or rng.random() >= MIXED_PRECISION_SHARE:
+        return {}
+    modules = [n.id for n in case.nodes if get_op(n.op).calls_module(n.id, list(n.inputs), n.params, n.spelling)]
+    if not modules:
+        return {}
+    other = "int8" if case.quant.activations == "int16" else "int16"
+    return {node_id: other for node_id in sorted(rng.sample(modules, min(len(modules), rng.choice([1, 2]))))}
 
 
 def _random_input(b: GraphBuilder) -> None:
@@ -153,17 +176,24 @@ def _live(nodes: list[Node], outputs: list[str]) -> list[Node]:
 
 
 def _demote_illegal_inplace(nodes: list[Node], inputs: list[TensorSpec], outputs: list[str]) -> None:
-    """In-place spellings are only legal on single-use intermediates; rewrite the rest."""
+    """In-place spellings are only legal on single-use intermediates that own their memory;
+    rewrite the rest. An expand's output has elements sharing one memory location, and so may
+    every view of it (eager refuses to write it: generator seed 107, index 0, ethos-u55-128,
+    focus scale-at-min wrote ``reshape(broadcast_to(x)).relu_()``); which downstream ops return
+    views is not tracked, so nothing downstream of an expand is written in place."""
     uses: dict[str, int] = {}
     for n in nodes:
         for i in n.inputs:
             uses[i] = uses.get(i, 0) + 1
     input_names = {t.name for t in inputs}
+    after_expand: set[str] = set()
     for n in nodes:
+        if n.op == "expand" or any(i in after_expand for i in n.inputs):
+            after_expand.add(n.id)
         op = get_op(n.op)
         if n.spelling in op.inplace_spellings:
             src = n.inputs[0]
-            if src in input_names or uses.get(src, 0) != 1 or src in outputs:
+            if src in input_names or uses.get(src, 0) != 1 or src in outputs or src in after_expand:
                 n.spelling = next(s for s in op.spellings if s not in op.inplace_spellings and op.spelling_ok(s, n.params))
 
 

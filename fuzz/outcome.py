@@ -35,6 +35,10 @@ class Outcome:
     #: The TOSA specification the case was lowered for (the target's, plus what its quant
     #: config needs, e.g. +int4): the full configuration, for reports and repros.
     spec: str = ""
+    #: The target's whole configuration when a case sets compile-spec options, e.g.
+    #: "ethos-u55-32 system_config=Ethos_U55_Deep_Embedded memory_mode=Sram_Only --optimise=Size"
+    #: (fuzz.target_options.describe); the target's name otherwise.
+    config: str = ""
     stage: str = ""
     signature: str = ""
     #: Where it failed: the Arm pass class, tool or function that raised.
@@ -55,6 +59,10 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     #: For a numerics verdict: per-node local / propagated errors and the culprit (fuzz.localize).
     localization: dict[str, Any] = field(default_factory=dict)
+    #: What the numerics oracle ran on the reference model: "delegate" (the TOSA a delegate
+    #: carries), "compiler-input" (the TOSA executorch handed vela or model-converter; their
+    #: output needs hardware this machine lacks), or "" (the program never ran).
+    executed: str = ""
 
     @property
     def failed(self) -> bool:

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from fuzz import compat, config_rules, delegation, localize, oracle, qparams, regimes, tosa_check
+from fuzz import compat, config_rules, delegation, localize, oracle, qparams, regimes, target_options, tosa_check
 from fuzz.case import Case
 from fuzz.codegen import build_model, calibration_data
 from fuzz.errors import CaseError, ToolMissing
@@ -199,9 +199,10 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     ranges = regimes.float_ranges(exported, samples, source.line_to_node)
     exported_ops = delegation.exported_ops(exported, source.line_to_node)  # what the quantizer is given
     with stage("quantize"):
-        spec = compat.compile_spec(t, case.quant)
+        spec = compat.compile_spec(t, case.quant, case.options)
         outcome.spec = str(spec.tosa_spec)
-        compat.dump_artifacts(spec, artifacts, debug_locations=t.executes)
+        outcome.config = target_options.describe(t.name, t.accelerator, case.options)
+        compat.dump_artifacts(spec, artifacts, debug_locations=True)
         prepared = a.prepare_pt2e(exported, compat.quantizer(t, spec, case.quant))
         with torch.no_grad():
             for s in samples:
@@ -245,9 +246,14 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         outcome.status = "not-delegated"
         outcome.message = f"nothing was delegated; CPU ops: {outcome.delegation['cpu_ops']}"
         return
+    graph_of = None
     if not t.executes:
-        return
-    runner = compat.ReferenceModelRun()
+        graphs = tosa_check.dumped_graphs_by_tag(artifacts)
+        if not graphs:  # 1.1.0 dumps nothing: there is no graph to run
+            return
+        graph_of = _compiler_input(graphs)
+    outcome.executed = "delegate" if t.executes else "compiler-input"
+    runner = compat.ReferenceModelRun(graph_of)
     gots, refs, delegate_runs = [], [], []
     with stage("execute"):
         module = program.exported_program().module()
@@ -277,6 +283,21 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         outcome.message = (f"{row.node} ({row.op}) is wrong locally: {row.symptom}, max {row.local_max:.0f} LSB, "
                            f"mean {row.local_mean:+.3f} LSB against the reference from its own lowered inputs; "
                            + outcome.message)
+    if outcome.executed == "compiler-input":
+        outcome.message += f" [run: the TOSA graph executorch handed {t.compiler}; {t.compiler}'s output is not run here]"
+
+
+def _compiler_input(graphs: dict[str, bytes]) -> Callable[[object], bytes]:
+    """For an Ethos-U or VGF delegate: the TOSA graph executorch gave vela or model-converter,
+    found by the delegate's partition tag."""
+
+    def graph_of(lbm) -> bytes:
+        tag = oracle.delegation_tag(lbm)
+        if tag not in graphs:
+            raise CaseError(f"no dumped TOSA graph for delegate tag {tag!r}; dumped: {sorted(graphs)}")
+        return graphs[tag]
+
+    return graph_of
 
 
 def _describe(r: dict) -> str:

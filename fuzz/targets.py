@@ -25,7 +25,10 @@ class Target:
     extensions: tuple[str, ...] = ()
     #: Activations forced by the target (tosa-int16 *is* the a16w8 flow of seed 001).
     forced_activations: str | None = None
-    #: Whether the TOSA reference model can execute the lowered program (numerics oracle).
+    #: Whether the delegate's own bytes run here (a TOSA delegate, on the reference model).
+    #: Ethos-U and VGF delegates hold vela's or model-converter's output, which needs an FVP
+    #: or a Vulkan device: their programs run with the TOSA graph executorch handed to that
+    #: tool instead, so numerics are judged up to the tool, not through it.
     executes: bool = False
     #: External compiler run during lowering (its failures are attributed to it).
     compiler: str | None = None

@@ -37,6 +37,7 @@ def cost(case: Case) -> tuple:
     default_q = type(q)()
     # Per-tensor weights are the simpler config; the qmin/qmax knobs are simplest at default.
     quant_cost = int(q.per_channel) + sum(getattr(q, k) != getattr(default_q, k) for k in ("act_qmin", "act_qmax", "weight_qmin", "weight_qmax"))
+    quant_cost += len(q.module_activations)  # one precision for the whole graph is simplest
     spelling_cost = sum(n.spelling != get_op(n.op).spellings[0] for n in case.nodes)
     return (
         len(case.nodes),
@@ -47,6 +48,7 @@ def cost(case: Case) -> tuple:
         case.calibration.get("samples", 1),
         _data_cost(case),
         quant_cost + (q.activations == "int16" and not TARGETS[case.target].forced_activations),
+        len(case.options),  # compile-spec options: the target's defaults are simplest
         spelling_cost,
         TARGET_ORDER.index(case.target),
         _digits(case),
@@ -120,6 +122,7 @@ def prune(case: Case) -> Case:
     for nid in list(per_node):
         if nid not in weighted:
             del per_node[nid]
+    c.quant.module_activations = {k: v for k, v in c.quant.module_activations.items() if k in weighted}
     return c
 
 
@@ -303,7 +306,24 @@ def simplify_quant(case: Case) -> Iterator[Candidate]:
     if case.quant.activations == "int16" and not TARGETS[case.target].forced_activations:
         c = copy.deepcopy(case)
         c.quant.activations = "int8"
+        c.quant.module_activations = {k: v for k, v in c.quant.module_activations.items() if v != "int8"}
         yield "quant activations int16 -> int8", c
+    for node_id in case.quant.module_activations:
+        c = copy.deepcopy(case)
+        del c.quant.module_activations[node_id]
+        yield f"quant {node_id} activations -> the global {case.quant.activations}", c
+
+
+def default_options(case: Case) -> Iterator[Candidate]:
+    """Back to the target's default configuration, one option at a time (a system config and
+    its memory mode together: vela checks them as a pair)."""
+    groups = [("accelerator",), ("system_config", "memory_mode"), ("optimise",)]
+    for keys in groups:
+        if any(k in case.options for k in keys):
+            c = copy.deepcopy(case)
+            for k in keys:
+                c.options.pop(k, None)
+            yield f"options {'/'.join(keys)} -> default", c
 
 
 def simpler_target(case: Case) -> Iterator[Candidate]:
@@ -321,6 +341,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("calibration", simplify_calibration),
     ("weights", simplify_weights),
     ("quant", simplify_quant),
+    ("options", default_options),
     ("spellings", simplify_spellings),
     ("target", simpler_target),
 )

@@ -10,6 +10,7 @@ signature (syzkaller keeps a C repro only if it crashes).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import re
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz import delegation, localize, oracle, qparams, recipes, tosa_check
+from fuzz import delegation, localize, oracle, qparams, recipes, target_options, tosa_check
 from fuzz.case import Case
 from fuzz.codegen import (
     calibration_seeds,
@@ -76,23 +77,35 @@ def _family_symbols(case: Case) -> dict[str, Any]:
                                  "from executorch.backends.arm.tosa.partitioner import TOSAPartitioner"],
                 "compile_spec": f"TosaCompileSpec({py_str(spec)})", "tools": "tosa-tools"}
     if t.family == "ethos-u":
+        accelerator, kwargs = target_options.compile_spec_args(t.accelerator, case.options)
+        args = "".join(f", {k}=[{', '.join(map(py_str, v))}]" if isinstance(v, list) else f", {k}={py_str(v)}"
+                       for k, v in kwargs.items())
         return {"quantizer_class": "EthosUQuantizer", "partitioner_class": "EthosUPartitioner",
                 "spec_imports": ["from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner"],
-                "compile_spec": f"EthosUCompileSpec({py_str(t.accelerator)})", "tools": "ethos-u-vela"}
+                "compile_spec": f"EthosUCompileSpec({py_str(accelerator)}{args})", "tools": "ethos-u-vela"}
     return {"quantizer_class": "VgfQuantizer", "partitioner_class": "VgfPartitioner",
             "spec_imports": ["from executorch.backends.arm.vgf import VgfCompileSpec, VgfPartitioner"],
             "compile_spec": f"VgfCompileSpec({py_str(spec)})", "tools": "ai_ml_sdk_model_converter"}
 
 
 def py_str(s: str) -> str:
-    """A target constant (TOSA spec or accelerator name) as a Python string literal."""
-    if not re.fullmatch(r"[A-Za-z0-9_.+\-]+", s):
+    """A target constant (TOSA spec, accelerator name, vela option) as a Python string literal."""
+    if not re.fullmatch(r"[A-Za-z0-9_.+=\-]+", s):
         raise CaseError(f"cannot render {s!r}")
     return repr(s)
 
 
 def _config_call(case: Case) -> tuple[str, str]:
-    q = case.quant
+    return _quant_call(case.quant)
+
+
+def _module_config_calls(case: Case) -> list[tuple[str, str]]:
+    """(node id, config call) per mixed-precision module: the quantizer's set_module_name."""
+    return [(node_id, _quant_call(dataclasses.replace(case.quant, activations=dtype, module_activations={}))[1])
+            for node_id, dtype in sorted(case.quant.module_activations.items())]
+
+
+def _quant_call(q) -> tuple[str, str]:
     if q.activations == "int16":
         fn = "get_symmetric_a16w8_quantization_config"
         return fn, f"{fn}(is_per_channel={py(q.per_channel)}, weight_qmin={py(q.weight_qmin)}, weight_qmax={py(q.weight_qmax)})"
@@ -115,6 +128,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
     if numerics and rel is not None and not rel.serializes:
         raise CaseError(f"executorch {release} cannot serialize here, so a repro that runs the program cannot run on it")
     fn, call = _config_call(case)
+    module_calls = _module_config_calls(case)
     ms = model_source(case, class_name="Repro")
     weights, samples = _tensor_lines(case, shapes)
     env = template_env()
@@ -128,8 +142,9 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         filename=filename,
         dimname_placeholder=bool(rel and rel.needs_dimname_placeholder),
         failure_source=_sources(root_cause, frames_of),
-        config_function=fn,
+        config_functions=sorted({fn, *(c.split("(")[0] for _, c in module_calls)}),
         config_call=call,
+        module_config_calls=module_calls,
         make_tensor_source=_constants(recipes, "TINY_FACTOR", "HUGE_FACTOR") + "\n\n\n" + _sources(recipes.make_tensor, recipes.apply_channel_modifiers),
         model_source=ms.source.rstrip(),
         class_name=ms.class_name,

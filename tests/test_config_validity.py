@@ -74,7 +74,7 @@ def test_generator_applies_validity_after_the_draw(no_int4_tosa_int):
 @pytest.mark.parametrize(
     "target, quant, needle",
     [
-        ("tosa-int", QuantConfig(activations="int16"), "set quant.activations to 'int8' or pick one of tosa-int16, ethos-u55-128"),
+        ("tosa-int", QuantConfig(activations="int16"), "set quant.activations (and quant.module_activations) to 'int8' or pick one of tosa-int16, ethos-u55-128"),
         ("vgf-int-fp", QuantConfig(activations="int16"), "int16 activations need a target with the int16 extension; vgf-int-fp has none"),
         ("tosa-int", A8W4, ("4-bit weights (weight range [-7, 7]) need a target with the int4 extension; tosa-int has none: "
                             "set quant.weight_qmin/weight_qmax to -127/127")),

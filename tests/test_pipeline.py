@@ -32,10 +32,26 @@ def test_seed_model_lowers_without_crash_and_reports_the_nonfuseable_relu(seed_c
         # The regime observer classifies the seed as the non-fuseable relu regime, reached
         # through the cat's shared domain.
         assert {"act-nonfuseable", "shared-domain-mismatch", "config-act-qmin-127"} <= set(o.regimes)
-    if TARGETS[target].executes:
-        (report,) = o.numerics
-        assert report["quantized"] and report["elements"] == 4 * 16 * 16
-        assert report["max_lsb"] >= 0 and report["scale"] > 0
+    # Every target's program runs: Ethos-U and VGF with the TOSA graph their compiler got.
+    assert o.executed == ("delegate" if TARGETS[target].executes else "compiler-input")
+    (report,) = o.numerics
+    assert report["quantized"] and report["elements"] == 4 * 16 * 16
+    assert report["max_lsb"] >= 0 and report["scale"] > 0
+
+
+@pytest.mark.skipif(EXECUTORCH != "1.5.1", reason="positive control measured on executorch 1.5.1")
+@pytest.mark.parametrize("target", ["ethos-u55-128", "vgf-int"])
+def test_compile_only_targets_run_the_graph_their_compiler_got_and_name_the_same_culprit(target):
+    """vela's and model-converter's output needs an FVP or a Vulkan device; the TOSA graph
+    executorch handed them runs on the reference model instead, so the fused relu that clamps
+    at -128 instead of qmin -127 is found there too, named at the same op as on tosa-int."""
+    from pathlib import Path
+
+    case = Case.load(Path(__file__).parent.parent / "corpus" / "relu-qmin127-fused" / "reduced.case.json")
+    o = run_case(case, target)
+    assert o.executed == "compiler-input" and o.status == "numerics", (o.status, o.signature)
+    assert o.signature == f"{target}/compare/numerics-narrow-range@relu(fuseable,after-conv2d)"
+    assert TARGETS[target].compiler in o.message
 
 
 def test_clean_single_conv_passes_the_oracle(seed_case):

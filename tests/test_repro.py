@@ -161,6 +161,25 @@ def test_numerics_repro_localises_in_a_fresh_process_and_names_the_same_culprit(
 
 
 @pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="numerics bug measured on 1.5.1")
+def test_ethos_u_numerics_repro_runs_the_graph_vela_got_in_a_fresh_process():
+    """On Ethos-U the repro cannot run vela's output either: it runs the TOSA graph executorch
+    dumped for vela, found by the delegate's tag, and shows the same culprit. The case's
+    compile-spec options are in the script's compile spec."""
+    from fuzz.pipeline import run_case
+
+    base = Case.load(ROOT / "corpus" / "relu-qmin127-fused" / "reduced.case.json").with_target("ethos-u55-128")
+    case = Case.from_dict({**base.to_dict(), "options": {"accelerator": "ethos-u55-64", "optimise": "Size"}})
+    o = run_case(case)
+    assert o.signature == "ethos-u55-128/compare/numerics-narrow-range@relu(fuseable,after-conv2d)", o.signature
+    script = render(case, o.signature, "1.5.1")
+    assert "COMPILER_INPUT" in script and "EthosUPartitioner" in script
+    assert "EthosUCompileSpec('ethos-u55-64', extra_flags=['--optimise=Size'])" in script
+    v = verify(script, case, o.signature, sys.executable, runs=1)
+    assert v.verified, v.to_dict()
+
+
+@pytest.mark.pipeline
 @pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="invalid graph measured on 1.5.1")
 def test_invalid_tosa_repro_carries_the_validator_and_verifies_on_tosa_and_ethos_u():
     """An invalid-tosa verdict comes from armfuzz's static check, not from an exception, so the

@@ -84,9 +84,14 @@ def test_generate_is_unchanged_by_the_hook():
     needs a GENERATOR_VERSION bump (a campaign refuses to resume under another version)."""
     from fuzz.generator import GENERATOR_VERSION, generate
 
-    assert GENERATOR_VERSION == 2  # version 1 (16 ops) made c9ad0a7666ba906d and clamp -> linear
+    # version 1 (16 ops) made c9ad0a7666ba906d and clamp -> linear; version 2 the same TOSA
+    # cases as version 3, whose Ethos-U cases add compile-spec options after every other draw.
+    assert GENERATOR_VERSION == 3
     assert generate(0, 0, "tosa-int").case_id == "c3576f090fd77056"
     assert [n.op for n in generate(202, 0, "tosa-int").nodes] == ["matmul", "sigmoid"]
+    assert generate(0, 5, "ethos-u55-128").options == {
+        "accelerator": "ethos-u55-32", "system_config": "Ethos_U55_Deep_Embedded", "memory_mode": "Sram_Only",
+        "optimise": "Size"}
 
 
 @pytest.mark.pipeline

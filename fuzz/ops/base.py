@@ -130,6 +130,12 @@ class OpSpec:
         """Python expression computing the node from ``args`` (variable names)."""
         raise NotImplementedError
 
+    def calls_module(self, attr: str, args: list[str], params: dict[str, Any], spelling: str) -> bool:
+        """Whether the node is computed by calling its module ``self.<attr>``: only then does
+        the quantizer's ``set_module_name(attr, ...)`` reach it (a functional conv that reads
+        ``self.<attr>.weight`` is not inside that module)."""
+        return self.emit_call(attr, args, params, spelling).startswith(f"self.{attr}(")
+
 
 # -- helpers shared by the op modules ----------------------------------------------------
 
