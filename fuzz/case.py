@@ -56,6 +56,10 @@ class Node:
     spelling: str = ""
 
 
+#: What a module of a mixed-precision case may take (QuantConfig.module_activations).
+MODULE_DTYPES = ("int8", "int16", "float")
+
+
 @dataclass
 class QuantConfig:
     """The quantizer config knobs armfuzz varies (see TOSAQuantizer's symmetric configs)."""
@@ -67,9 +71,10 @@ class QuantConfig:
     act_qmax: int = 127
     weight_qmin: int = -127
     weight_qmax: int = 127
-    #: Mixed precision: node id -> "int8" or "int16", the activations of that node's module
-    #: (the quantizer's ``set_module_name``; only module spellings have a module name). The
-    #: rest of the graph takes ``activations``. Left out of the JSON when empty.
+    #: Mixed precision: node id -> "int8", "int16" or "float" (left unquantized), that node's
+    #: module's activations (the quantizer's ``set_module_name``; only a node that calls its
+    #: own module has a module name). The rest of the graph takes ``activations``. Left out
+    #: of the JSON when empty.
     module_activations: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -153,7 +158,7 @@ class Case:
         elif c.quant.activations == "int16" and not t.int16:
             c.quant.activations = "int8"
         if not t.int16:
-            c.quant.module_activations = {}
+            c.quant.module_activations = {k: v for k, v in c.quant.module_activations.items() if v != "int16"}
         c.quant.module_activations = {k: v for k, v in c.quant.module_activations.items() if v != c.quant.activations}
         if c.quant.four_bit_weights and "int4" not in t.extensions:
             c.quant.weight_qmin, c.quant.weight_qmax = QuantConfig.weight_qmin, QuantConfig.weight_qmax
@@ -230,7 +235,7 @@ class Case:
             from fuzz import target_options
 
             t = TARGETS[self.target]
-            target_options.validate(self.options, t.family, t.accelerator, where)
+            target_options.validate(self.options, t.family, t.accelerator, t.tosa_spec, where)
         shapes: dict[str, Shape] = {}
         if not self.inputs:
             raise CaseError(f"{where}a case needs at least one input")
@@ -297,8 +302,9 @@ class Case:
 
         if q.activations not in ("int8", "int16"):
             raise CaseError(f"{where}quant.activations must be 'int8' or 'int16', got {q.activations!r}")
-        if not isinstance(q.module_activations, dict) or not all(v in ("int8", "int16") for v in q.module_activations.values()):
-            raise CaseError(f"{where}quant.module_activations must map node ids to 'int8' or 'int16', got {q.module_activations!r}")
+        if not isinstance(q.module_activations, dict) or not all(v in MODULE_DTYPES for v in q.module_activations.values()):
+            raise CaseError(f"{where}quant.module_activations must map node ids to one of {', '.join(MODULE_DTYPES)}, "
+                            f"got {q.module_activations!r}")
         t = TARGETS[self.target]
         fixes = {"int16": "set quant.activations (and quant.module_activations) to 'int8'",
                  "int4": "set quant.weight_qmin/weight_qmax to -127/127"}

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from fuzz.case import QuantConfig
-from fuzz.errors import ToolMissing
+from fuzz.errors import CaseError, ToolMissing
 from fuzz.targets import Target
 
 
@@ -93,18 +93,32 @@ def arm() -> SimpleNamespace:
 def compile_spec(target: Target, quant: QuantConfig, options: dict[str, str] | None = None) -> Any:
     """The target's compile spec for a case with this quant config (Target.spec_for) and
     compile-spec options (fuzz.target_options)."""
-    a = arm()
-    spec = target.spec_for(quant.four_bit_weights)
-    if target.family == "tosa":
-        return a.TosaCompileSpec(spec)
-    if target.family == "ethos-u":
-        from fuzz import target_options
+    from fuzz import target_options
 
-        accelerator, kwargs = target_options.compile_spec_args(target.accelerator, options or {})
-        return a.EthosUCompileSpec(accelerator, **kwargs)
-    if target.family == "vgf":
-        return a.VgfCompileSpec(spec)
-    raise ValueError(f"unknown target family {target.family!r}")
+    a = arm()
+    options = options or {}
+    spec = target_options.spec_string(target.spec_for(quant.four_bit_weights), options)
+    if target.family == "tosa":
+        compile_spec = a.TosaCompileSpec(spec)
+    elif target.family == "ethos-u":
+        accelerator, kwargs = target_options.compile_spec_args(target.accelerator, options)
+        compile_spec = a.EthosUCompileSpec(accelerator, **kwargs)
+    elif target.family == "vgf":
+        compile_spec = a.VgfCompileSpec(spec)
+    else:
+        raise ValueError(f"unknown target family {target.family!r}")
+    pipeline = target_options.pipeline_options(options)
+    if pipeline:
+        # On the target's own defaults (U55 keeps softmax STABLE), as the repro does.
+        from executorch.backends.arm.common.pipeline_config import ArmPassPipelineConfig
+
+        config = compile_spec._get_pass_pipeline_config().to_dict()
+        lacking = sorted(set(pipeline) - set(config))
+        if lacking:  # from_dict would drop them without a word
+            raise CaseError(f"this executorch's ArmPassPipelineConfig has no {', '.join(lacking)}: the case's options "
+                            f"were drawn for another release; remove them to run it here")
+        compile_spec.set_pass_pipeline_config(ArmPassPipelineConfig.from_dict({**config, **pipeline}))
+    return compile_spec
 
 
 def missing_extensions(target: Target, quant: QuantConfig) -> list[str]:
@@ -122,8 +136,15 @@ def quantizer(target: Target, spec: Any, quant: QuantConfig) -> Any:
     q.set_global(quantization_config(quant))
     # Mixed precision: the case's model names each module by its node id (fuzz.codegen).
     for node_id, activations in quant.module_activations.items():
-        q.set_module_name(node_id, quantization_config(dataclasses.replace(quant, activations=activations, module_activations={})))
+        q.set_module_name(node_id, module_quantization_config(quant, activations))
     return q
+
+
+def module_quantization_config(quant: QuantConfig, activations: str) -> Any:
+    """The config of one module of a mixed-precision case: None leaves it in float."""
+    if activations == "float":
+        return None
+    return quantization_config(dataclasses.replace(quant, activations=activations, module_activations={}))
 
 
 def quantization_config(quant: QuantConfig) -> Any:

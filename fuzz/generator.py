@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from fuzz import config_rules, recipes, target_options
-from fuzz.case import Case, Node, QuantConfig, TensorSpec
+from fuzz.case import MODULE_DTYPES, Case, Node, QuantConfig, TensorSpec
 from fuzz.errors import CaseError
 from fuzz.ops import all_ops, get_op
 from fuzz.patterns import MOTIFS, GraphBuilder
@@ -112,27 +112,28 @@ def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None)
     except CaseError:
         return None
     t = TARGETS[target]
-    case.options = target_options.sample(rng, t.family, t.accelerator)
+    case.options = target_options.sample(rng, t.family, t.accelerator, t.tosa_spec, {n.op for n in case.nodes})
     case.quant.module_activations = _mixed_precision(rng, case)
     return case
 
 
-#: Share of cases on int16-capable targets that mix int8 and int16 activations.
+#: Share of cases that mix precisions across modules.
 MIXED_PRECISION_SHARE = 0.25
 
 
 def _mixed_precision(rng: random.Random, case: Case) -> dict[str, str]:
-    """Give one or two of the case's modules the other activation dtype (the quantizer's
-    ``set_module_name``): where int8 meets int16 a rescale between domains is lowered, and a
-    cat or add must pick one. Only on targets whose spec carries int16."""
+    """Give one or two of the case's modules another activation dtype (the quantizer's
+    ``set_module_name``): where int8 meets int16 a rescale between domains is lowered and a
+    cat or add must pick one; a module left in float splits the graph into partitions (or
+    runs in the FP profile). int16 only on targets whose spec carries it."""
     t = TARGETS[case.target]
-    if not t.int16 or rng.random() >= MIXED_PRECISION_SHARE:
+    if rng.random() >= MIXED_PRECISION_SHARE:
         return {}
     modules = [n.id for n in case.nodes if get_op(n.op).calls_module(n.id, list(n.inputs), n.params, n.spelling)]
     if not modules:
         return {}
-    other = "int8" if case.quant.activations == "int16" else "int16"
-    return {node_id: other for node_id in sorted(rng.sample(modules, min(len(modules), rng.choice([1, 2]))))}
+    others = [d for d in MODULE_DTYPES if d != case.quant.activations and (d != "int16" or t.int16)]
+    return {node_id: rng.choice(others) for node_id in sorted(rng.sample(modules, min(len(modules), rng.choice([1, 2]))))}
 
 
 def _random_input(b: GraphBuilder) -> None:

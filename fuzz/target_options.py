@@ -1,22 +1,29 @@
-"""Compile-spec options a case may set on its target: the Ethos-U configuration a user picks.
+"""Compile-spec options a case may set on its target: the configuration a user picks.
 
 A target (fuzz.targets) names the backend and its default configuration, e.g. ethos-u55-128
-with vela's default system config and memory mode. A case may override them with
-``Case.options``: another MAC configuration of the same NPU, another system config and
-memory mode, vela's other optimisation strategy. The domain is read from vela itself:
-its accelerator list, the sections of the vela.ini executorch passes it (``Arm/vela.ini``,
-EthosUCompileSpec's default), and vela's own configuration checks, which refuse e.g.
-``Dedicated_Sram`` on a system whose second AXI port is flash. A configuration vela refuses
-is never generated; one vela accepts and then fails on is a finding.
+with vela's default system config and memory mode. A case may override it with
+``Case.options``:
 
-Options only exist for Ethos-U here. VGF and TOSA compile specs take no option that changes
-lowering beyond the TOSA spec string (the targets and Target.spec_for pick that).
+- Ethos-U: another MAC configuration of the same NPU, another system config and memory
+  mode, vela's other optimisation strategy. The domain is read from vela itself: its
+  accelerator list, the sections of the vela.ini executorch passes it (``Arm/vela.ini``,
+  EthosUCompileSpec's default), and vela's own configuration checks, which refuse e.g.
+  ``Dedicated_Sram`` on a system whose second AXI port is flash.
+- TOSA and VGF targets with the FP profile: the ``bf16`` extension on their spec (TOSA 1.0's
+  FP extensions as executorch lists them, ``Tosa_1_00.valid_extensions``).
+- Every target: the Arm pass pipeline's lowering choices (``ArmPassPipelineConfig``:
+  softmax decomposition, leaky_relu lowering), read from executorch's enums, and only
+  drawn for a case holding an op they change.
+
+A configuration the tool or executorch refuses is never generated; one they accept and
+then fail on is a finding.
 """
 
 from __future__ import annotations
 
 import configparser
 import contextlib
+import dataclasses
 import functools
 import io
 import random
@@ -25,8 +32,18 @@ from typing import Any
 
 from fuzz.errors import CaseError
 
-#: Every option key a case may carry, in the order a configuration is described.
-KEYS = ("accelerator", "system_config", "memory_mode", "optimise")
+#: Ethos-U option keys, in the order a configuration is described.
+ETHOS_U_KEYS = ("accelerator", "system_config", "memory_mode", "optimise")
+#: ArmPassPipelineConfig fields a case may set, and the registry ops whose lowering they
+#: change (arm_pass_manager.py: the softmax mode picks the softmax decomposition passes,
+#: the leaky_relu mode TABLE or DECOMPOSE lowering of a quantized leaky_relu).
+PIPELINE_OPS = {"softmax": {"softmax", "log_softmax"}, "leaky_relu": {"leaky_relu"}}
+#: The spec extension a case may add (``extension``): what issue 12 names; the other FP
+#: extensions (fp8, fft, var, cf) need tensors or control flow the generator never makes.
+FP_EXTENSIONS = ("bf16",)
+KEYS = ETHOS_U_KEYS + tuple(PIPELINE_OPS) + ("extension",)
+#: Share of generated FP-profile TOSA/VGF cases whose spec takes an extra extension.
+EXTENSION_SHARE = 0.25
 
 #: Chance that a generated Ethos-U case keeps the target's default configuration: the one
 #: users get without asking stays the most fuzzed.
@@ -78,18 +95,70 @@ def vela_ini() -> Path:
     return Path(af.__file__).resolve().parent.parent / "config_files" / "Arm" / "vela.ini"
 
 
-def sample(rng: random.Random, family: str, accelerator: str | None) -> dict[str, str]:
-    """Options for a generated case: the default configuration half the time, else a random
-    configuration vela accepts for the target's NPU."""
-    if family != "ethos-u" or accelerator is None or rng.random() < DEFAULT_SHARE:
+@functools.cache
+def pipeline_domain(u55: bool) -> dict[str, list[str]]:
+    """The values of each ArmPassPipelineConfig field in PIPELINE_OPS this executorch has
+    (none on releases without the config). U55 leaves out softmax MASKED: executorch keeps
+    U55 on STABLE because MASKED lowers to where/full_like, "not a good default fit for U55"
+    (common/arm_compile_spec.py ``_create_default_pipeline_config``)."""
+    try:
+        from executorch.backends.arm.common import pipeline_config as pc
+    except ImportError:
         return {}
-    d = ethos_u_domain()[_npu(accelerator)]
-    system, mode = rng.choice(d["pairs"])
-    return {"accelerator": rng.choice(d["accelerator"]), "system_config": system, "memory_mode": mode,
-            "optimise": rng.choice(d["optimise"])}
+    fields = {f.name: f.type for f in dataclasses.fields(pc.ArmPassPipelineConfig)}
+    domain = {}
+    for name in PIPELINE_OPS:
+        enum = fields.get(name)
+        if isinstance(enum, str):  # postponed annotations name the enum
+            enum = getattr(pc, enum, None)
+        if enum is None:
+            continue
+        domain[name] = [m.name for m in enum if not (u55 and name == "softmax" and m.name == "MASKED")]
+    return domain
 
 
-def validate(options: Any, family: str, accelerator: str | None, where: str) -> None:
+def sample(rng: random.Random, family: str, accelerator: str | None, tosa_spec: str | None, ops: set[str]) -> dict[str, str]:
+    """Options for a generated case: the Ethos-U default configuration half the time, else a
+    random configuration vela accepts for the target's NPU; a pass-pipeline mode half the
+    time for a case holding an op it changes."""
+    options: dict[str, str] = {}
+    if family == "ethos-u" and accelerator is not None and rng.random() >= DEFAULT_SHARE:
+        d = ethos_u_domain()[_npu(accelerator)]
+        system, mode = rng.choice(d["pairs"])
+        options = {"accelerator": rng.choice(d["accelerator"]), "system_config": system, "memory_mode": mode,
+                   "optimise": rng.choice(d["optimise"])}
+    for name, values in pipeline_domain(_is_u55(accelerator)).items():
+        if PIPELINE_OPS[name] & ops and rng.random() < 0.5:
+            options[name] = rng.choice(values)
+    if _takes_fp_extension(tosa_spec) and rng.random() < EXTENSION_SHARE and fp_extensions():
+        options["extension"] = rng.choice(fp_extensions())
+    return options
+
+
+@functools.cache
+def fp_extensions() -> list[str]:
+    """FP_EXTENSIONS that executorch's TOSA 1.0 specification accepts on the FP profile."""
+    from executorch.backends.arm.tosa.specification import Tosa_1_00
+
+    return [e for e in FP_EXTENSIONS if e in Tosa_1_00.valid_extensions["FP"]]
+
+
+def _takes_fp_extension(tosa_spec: str | None) -> bool:
+    return tosa_spec is not None and "+FP" in tosa_spec
+
+
+def spec_string(tosa_spec: str | None, options: dict[str, str]) -> str | None:
+    """The target's TOSA spec string (Target.spec_for) with the case's extra extension."""
+    if tosa_spec is None or "extension" not in options:
+        return tosa_spec
+    return f"{tosa_spec}+{options['extension']}"
+
+
+def _is_u55(accelerator: str | None) -> bool:
+    return accelerator is not None and _npu(accelerator) == "u55"
+
+
+def validate(options: Any, family: str, accelerator: str | None, tosa_spec: str | None, where: str) -> None:
     """A clear error naming the bad option; the values are checked against vela's domain."""
     if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
         raise CaseError(f"{where}options must be an object of strings, got {options!r}")
@@ -98,8 +167,21 @@ def validate(options: Any, family: str, accelerator: str | None, where: str) -> 
     unknown = sorted(set(options) - set(KEYS))
     if unknown:
         raise CaseError(f"{where}unknown option(s) {unknown}; known: {', '.join(KEYS)}")
+    if "extension" in options:
+        if not _takes_fp_extension(tosa_spec):
+            raise CaseError(f"{where}option extension needs a TOSA spec with the FP profile; {tosa_spec or family} has none")
+        if options["extension"] not in fp_extensions():
+            raise CaseError(f"{where}option extension must be one of {', '.join(fp_extensions())}, got {options['extension']!r}")
+    pipeline = pipeline_domain(_is_u55(accelerator))
+    for name in PIPELINE_OPS:
+        if name in options and options[name] not in pipeline.get(name, []):
+            raise CaseError(f"{where}option {name} must be one of {', '.join(pipeline.get(name, [])) or '(none on this executorch)'}, "
+                            f"got {options[name]!r}")
+    if not set(options) & set(ETHOS_U_KEYS):
+        return
     if family != "ethos-u" or accelerator is None:
-        raise CaseError(f"{where}options are Ethos-U compile-spec options; this case's target takes none (remove 'options')")
+        raise CaseError(f"{where}options {sorted(set(options) & set(ETHOS_U_KEYS))} are Ethos-U compile-spec options; "
+                        f"this case's target takes none (remove them)")
     d = ethos_u_domain()[_npu(accelerator)]
     if "accelerator" in options and options["accelerator"] not in d["accelerator"]:
         raise CaseError(f"{where}accelerator {options['accelerator']!r} is not an {_npu(accelerator)} configuration; "
@@ -125,10 +207,18 @@ def compile_spec_args(accelerator: str, options: dict[str, str]) -> tuple[str, d
     return options.get("accelerator", accelerator), kwargs
 
 
+def pipeline_options(options: dict[str, str]) -> dict[str, str]:
+    """The ArmPassPipelineConfig fields a case sets (field -> enum member name)."""
+    return {k: v for k, v in options.items() if k in PIPELINE_OPS}
+
+
 def describe(target_name: str, accelerator: str | None, options: dict[str, str]) -> str:
     """The full configuration in one line, for outcomes, reports and repro titles."""
-    if accelerator is None:
-        return target_name
-    acc, kwargs = compile_spec_args(accelerator, options)
-    parts = [acc] + [f"{k}={v}" for k, v in kwargs.items() if k != "extra_flags"] + kwargs.get("extra_flags", [])
+    parts = [target_name]
+    if accelerator is not None:
+        acc, kwargs = compile_spec_args(accelerator, options)
+        parts = [acc] + [f"{k}={v}" for k, v in kwargs.items() if k != "extra_flags"] + kwargs.get("extra_flags", [])
+    if "extension" in options:
+        parts.append(f"+{options['extension']}")
+    parts += [f"pipeline.{k}={v}" for k, v in pipeline_options(options).items()]
     return " ".join(parts)

@@ -13,7 +13,7 @@ import copy
 import math
 from typing import Any, Callable, Iterator
 
-from fuzz import recipes
+from fuzz import recipes, target_options
 from fuzz.case import Case, TensorSpec
 from fuzz.errors import CaseError
 from fuzz.ops import get_op
@@ -317,7 +317,7 @@ def simplify_quant(case: Case) -> Iterator[Candidate]:
 def default_options(case: Case) -> Iterator[Candidate]:
     """Back to the target's default configuration, one option at a time (a system config and
     its memory mode together: vela checks them as a pair)."""
-    groups = [("accelerator",), ("system_config", "memory_mode"), ("optimise",)]
+    groups = [("accelerator",), ("system_config", "memory_mode"), ("optimise",), *((k,) for k in target_options.PIPELINE_OPS), ("extension",)]
     for keys in groups:
         if any(k in case.options for k in keys):
             c = copy.deepcopy(case)

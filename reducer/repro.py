@@ -69,8 +69,16 @@ def _constants(module: Any, *names: str) -> str:
 
 
 def _family_symbols(case: Case) -> dict[str, Any]:
+    """The target's classes and compile spec, and the pass-pipeline options to set on it."""
+    symbols = _target_symbols(case)
+    pipeline = target_options.pipeline_options(case.options)
+    symbols["pipeline_options"] = py_dict(pipeline) if pipeline else ""
+    return symbols
+
+
+def _target_symbols(case: Case) -> dict[str, Any]:
     t = TARGETS[case.target]
-    spec = t.spec_for(case.quant.four_bit_weights)
+    spec = target_options.spec_string(t.spec_for(case.quant.four_bit_weights), case.options)
     if t.family == "tosa":
         return {"quantizer_class": "TOSAQuantizer", "partitioner_class": "TOSAPartitioner",
                 "spec_imports": ["from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec",
@@ -101,7 +109,8 @@ def _config_call(case: Case) -> tuple[str, str]:
 
 def _module_config_calls(case: Case) -> list[tuple[str, str]]:
     """(node id, config call) per mixed-precision module: the quantizer's set_module_name."""
-    return [(node_id, _quant_call(dataclasses.replace(case.quant, activations=dtype, module_activations={}))[1])
+    return [(node_id, "None" if dtype == "float" else
+             _quant_call(dataclasses.replace(case.quant, activations=dtype, module_activations={}))[1])
             for node_id, dtype in sorted(case.quant.module_activations.items())]
 
 
@@ -142,7 +151,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         filename=filename,
         dimname_placeholder=bool(rel and rel.needs_dimname_placeholder),
         failure_source=_sources(root_cause, frames_of),
-        config_functions=sorted({fn, *(c.split("(")[0] for _, c in module_calls)}),
+        config_functions=sorted({fn, *(c.split("(")[0] for _, c in module_calls if c != "None")}),
         config_call=call,
         module_config_calls=module_calls,
         make_tensor_source=_constants(recipes, "TINY_FACTOR", "HUGE_FACTOR") + "\n\n\n" + _sources(recipes.make_tensor, recipes.apply_channel_modifiers),

@@ -30,7 +30,7 @@ def test_cases_without_mixed_precision_keep_their_ids():
     ("tosa-int", {"conv2": "int16"}, "int16 activations need a target with the int16 extension"),
     ("ethos-u55-128", {"nope": "int16"}, "names 'nope', which is not a node"),
     ("ethos-u55-128", {"relu": "int16"}, "spelled 'functional', which calls no module"),
-    ("ethos-u55-128", {"conv2": "int4"}, "must map node ids to 'int8' or 'int16'"),
+    ("ethos-u55-128", {"conv2": "int4"}, "must map node ids to one of int8, int16, float"),
 ])
 def test_bad_overrides_are_one_line_errors(target, overrides, needle):
     with pytest.raises(CaseError) as e:
@@ -39,19 +39,29 @@ def test_bad_overrides_are_one_line_errors(target, overrides, needle):
 
 
 def test_another_target_keeps_only_the_overrides_it_can_take():
-    case = _mixed("ethos-u55-128", {"conv1": "int16"})
-    assert case.with_target("tosa-int").quant.module_activations == {}  # no int16 extension
-    assert case.with_target("tosa-int16").quant.module_activations == {}  # int16 is its global dtype
-    assert case.with_target("ethos-u85-256").quant.module_activations == {"conv1": "int16"}
+    case = _mixed("ethos-u55-128", {"conv1": "int16", "conv2": "float"})
+    assert case.with_target("tosa-int").quant.module_activations == {"conv2": "float"}  # no int16 extension
+    assert case.with_target("tosa-int16").quant.module_activations == {"conv2": "float"}  # int16 is its global dtype
+    assert case.with_target("ethos-u85-256").quant.module_activations == {"conv1": "int16", "conv2": "float"}
 
 
-def test_generated_mixed_cases_name_modules_and_only_on_int16_targets():
-    mixed = [c for t in ("tosa-int16", "ethos-u55-128", "ethos-u85-256") for i in range(40) if (c := generate(5, i, t)).quant.module_activations]
-    assert len(mixed) >= 10, len(mixed)
+def test_a_module_left_in_float_is_set_to_none_in_the_repro():
+    from reducer.repro import render
+
+    script = render(_mixed("tosa-int", {"conv2": "float"}), "tosa-int/compare/numerics@relu", "1.5.1")
+    assert 'quantizer.set_module_name("conv2", None)' in script
+
+
+def test_generated_mixed_cases_name_modules_and_int16_only_where_the_spec_has_it():
+    mixed = [c for t in ("tosa-int", "tosa-int16", "ethos-u55-128", "ethos-u85-256") for i in range(40)
+             if (c := generate(5, i, t)).quant.module_activations]
+    assert len(mixed) >= 20, len(mixed)
     for c in mixed:
         Case.from_json(c.to_json()).validate()
         assert all(dtype != c.quant.activations for dtype in c.quant.module_activations.values())
-    assert not any(generate(5, i, "tosa-int").quant.module_activations for i in range(40))
+    dtypes = {(c.target, d) for c in mixed for d in c.quant.module_activations.values()}
+    assert ("tosa-int", "float") in dtypes and ("ethos-u55-128", "int16") in dtypes and ("tosa-int16", "int8") in dtypes
+    assert ("tosa-int", "int16") not in dtypes
 
 
 def test_the_reducer_drops_overrides_and_prune_forgets_dropped_nodes():

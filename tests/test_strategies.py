@@ -91,7 +91,7 @@ def test_generate_is_unchanged_by_the_hook():
     assert [n.op for n in generate(202, 0, "tosa-int").nodes] == ["matmul", "sigmoid"]
     assert generate(0, 5, "ethos-u55-128").options == {
         "accelerator": "ethos-u55-32", "system_config": "Ethos_U55_Deep_Embedded", "memory_mode": "Sram_Only",
-        "optimise": "Size"}
+        "optimise": "Size", "softmax": "STABLE"}
 
 
 @pytest.mark.pipeline

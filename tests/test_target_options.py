@@ -100,3 +100,49 @@ def test_options_reach_vela_and_the_outcome_names_the_configuration():
     o = run_case(case)
     assert o.config == "ethos-u55-32 system_config=Ethos_U55_Deep_Embedded memory_mode=Sram_Only --optimise=Size"
     assert o.status not in ("harness-error", "rejected-config"), o.signature
+
+
+def test_pass_pipeline_modes_are_executorch_s_and_u55_keeps_its_softmax():
+    assert target_options.pipeline_domain(False) == {"softmax": ["MASKED", "STABLE"], "leaky_relu": ["TABLE", "DECOMPOSE"]}
+    assert target_options.pipeline_domain(True)["softmax"] == ["STABLE"]
+
+
+def test_pipeline_modes_are_drawn_only_for_cases_holding_an_op_they_change():
+    drawn = [(c, set(c.options) & set(target_options.PIPELINE_OPS))
+             for i in range(300) for c in [generate(11, i, "tosa-int")]]
+    assert any(keys for _, keys in drawn)
+    for c, keys in drawn:
+        ops = {n.op for n in c.nodes}
+        assert all(target_options.PIPELINE_OPS[k] & ops for k in keys), (keys, ops)
+
+
+def test_pipeline_options_reach_the_compile_spec_on_the_target_s_defaults_and_the_repro():
+    from fuzz import compat
+    from fuzz.targets import TARGETS
+    from reducer.repro import render
+
+    case = Case.load(ROOT / "corpus" / "relu-qmin127-fused" / "reduced.case.json")
+    config = compat.compile_spec(TARGETS["tosa-int"], case.quant, {"softmax": "STABLE", "leaky_relu": "TABLE"})._get_pass_pipeline_config()
+    assert (config.softmax.name, config.leaky_relu.name) == ("STABLE", "TABLE")
+    u55 = compat.compile_spec(TARGETS["ethos-u55-128"], case.quant, {"leaky_relu": "TABLE"})._get_pass_pipeline_config()
+    assert u55.softmax.name == "STABLE"  # executorch's U55 default stays
+    with_options = Case.from_dict({**case.to_dict(), "options": {"leaky_relu": "TABLE"}})
+    assert "'leaky_relu': 'TABLE'" in render(with_options, "tosa-int/compare/numerics@relu", "1.5.1")
+    with pytest.raises(CaseError, match="option softmax must be one of MASKED, STABLE"):
+        Case.from_dict({**case.to_dict(), "options": {"softmax": "UNSTABLE"}})
+
+
+def test_bf16_is_an_fp_profile_extension_the_spec_and_the_repro_carry():
+    from fuzz import compat
+    from fuzz.targets import TARGETS
+    from reducer.repro import render
+
+    assert target_options.fp_extensions() == ["bf16"]
+    case = Case.load(ROOT / "corpus" / "relu-qmin127-fused" / "reduced.case.json").with_target("vgf-int-fp")
+    bf16 = Case.from_dict({**case.to_dict(), "options": {"extension": "bf16"}})
+    assert str(compat.compile_spec(TARGETS["vgf-int-fp"], bf16.quant, bf16.options).tosa_spec) == "TOSA-1.0+INT+FP+bf16"
+    assert "VgfCompileSpec('TOSA-1.0+INT+FP+bf16')" in render(bf16, "vgf-int-fp/compare/numerics@relu", "1.5.1")
+    with pytest.raises(CaseError, match="needs a TOSA spec with the FP profile; TOSA-1.0\\+INT has none"):
+        Case.from_dict({**case.with_target("tosa-int").to_dict(), "options": {"extension": "bf16"}})
+    with pytest.raises(CaseError, match="extension must be one of bf16"):
+        Case.from_dict({**case.to_dict(), "options": {"extension": "fp8e4m3"}})
