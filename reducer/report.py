@@ -158,7 +158,9 @@ def render_report(
         title=_title(outcome, case),
         target=case.target,
         target_upper=case.target.upper(),
-        target_desc=t.tosa_spec or target_options.describe(t.name, t.accelerator, case.options) or t.family,
+        # The whole configuration when the case sets options (MACs, memory mode, pipeline modes).
+        target_desc=(target_options.describe(t.name, t.accelerator, case.options) if case.options
+                     else t.tosa_spec or t.accelerator or t.family),
         release=versions.get("executorch", "?"),
         ops_phrase=" → ".join(n.op for n in case.nodes),
         failure_phrase=_failure_phrase(outcome),
