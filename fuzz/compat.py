@@ -7,6 +7,7 @@ process of a campaign never pays the ~12 s Arm backend import.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import os
@@ -14,7 +15,7 @@ import shutil
 import sys
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from fuzz.case import QuantConfig
 from fuzz.errors import CaseError, ToolMissing
@@ -216,6 +217,37 @@ def _require(module: str, package: str, target: str) -> None:
 
     if importlib.util.find_spec(module) is None:
         raise ToolMissing(f"target {target} needs python module {module!r}; install it with: pip install {package}")
+
+
+@contextlib.contextmanager
+def recording_compiler_inputs(target: Target) -> Iterator[dict[bytes, bytes]]:
+    """While lowering for an Ethos-U or VGF target: each binary vela or model-converter
+    made -> the TOSA graph executorch gave it (their backends' ``_compile_tosa_flatbuffer``,
+    a staticmethod in every release here). A delegate's ``processed_bytes`` is that binary,
+    so its TOSA is found exactly; the partition tags in the dumped file names are not
+    reliable (measured: a graph cut by a module left in float dumped tag1 and tag2 for
+    delegates whose nodes said tag2 and tag0). Yields an empty dict for TOSA targets."""
+    recorded: dict[bytes, bytes] = {}
+    backend = None
+    if target.family == "ethos-u":
+        from executorch.backends.arm.ethosu.backend import EthosUBackend as backend
+    elif target.family == "vgf":
+        from executorch.backends.arm.vgf.backend import VgfBackend as backend
+    compile_fn = getattr(backend, "_compile_tosa_flatbuffer", None)
+    if compile_fn is None:
+        yield recorded
+        return
+
+    def recording(tosa_flatbuffer, *args, **kwargs):
+        result = compile_fn(tosa_flatbuffer, *args, **kwargs)
+        recorded[bytes(getattr(result, "processed_bytes", result))] = bytes(tosa_flatbuffer)
+        return result
+
+    backend._compile_tosa_flatbuffer = staticmethod(recording)
+    try:
+        yield recorded
+    finally:
+        backend._compile_tosa_flatbuffer = staticmethod(compile_fn)
 
 
 class ReferenceModelRun:

@@ -130,14 +130,6 @@ def is_delegate_call(n: torch.fx.Node) -> bool:
     return n.op == "call_function" and "executorch_call_delegate" in str(n.target)
 
 
-def delegation_tag(lowered_backend_module: Any) -> str | None:
-    """The partition tag a delegate was lowered under (``tag0``, ...): what the TOSA backend
-    names the graph it dumps for that delegate."""
-    for n in lowered_backend_module.original_module.graph.nodes:
-        if n.meta.get("delegation_tag"):
-            return n.meta["delegation_tag"]
-    return None
-
 
 def _is_qdq(n: torch.fx.Node) -> bool:
     return n.op == "call_function" and "quantize_per" in str(n.target)

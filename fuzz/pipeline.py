@@ -216,7 +216,7 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     out_qparams = qparams.graph_output_qparams(converted)
     with stage("export-quantized"):
         exported_q = torch.export.export(converted, example)
-    with stage("lower"):
+    with stage("lower"), compat.recording_compiler_inputs(t) as compiler_inputs:
         edge = a.to_edge_transform_and_lower(
             exported_q, partitioner=[compat.partitioner(t, spec)], compile_config=compat.edge_compile_config()
         )
@@ -248,10 +248,9 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         return
     graph_of = None
     if not t.executes:
-        graphs = tosa_check.dumped_graphs_by_tag(artifacts)
-        if not graphs:  # 1.1.0 dumps nothing: there is no graph to run
+        if not compiler_inputs:  # a release whose backend compiles elsewhere: nothing to run
             return
-        graph_of = _compiler_input(graphs)
+        graph_of = _compiler_input(compiler_inputs)
     outcome.executed = "delegate" if t.executes else "compiler-input"
     runner = compat.ReferenceModelRun(graph_of)
     gots, refs, delegate_runs = [], [], []
@@ -287,15 +286,16 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         outcome.message += f" [run: the TOSA graph executorch handed {t.compiler}; {t.compiler}'s output is not run here]"
 
 
-def _compiler_input(graphs: dict[str, bytes]) -> Callable[[object], bytes]:
+def _compiler_input(inputs: dict[bytes, bytes]) -> Callable[[object], bytes]:
     """For an Ethos-U or VGF delegate: the TOSA graph executorch gave vela or model-converter,
-    found by the delegate's partition tag."""
+    found by the binary the tool made from it (the delegate's bytes)."""
 
     def graph_of(lbm) -> bytes:
-        tag = oracle.delegation_tag(lbm)
-        if tag not in graphs:
-            raise CaseError(f"no dumped TOSA graph for delegate tag {tag!r}; dumped: {sorted(graphs)}")
-        return graphs[tag]
+        graph = inputs.get(bytes(lbm.processed_bytes))
+        if graph is None:
+            raise CaseError(f"no recorded compiler input for a delegate of {len(lbm.processed_bytes)} bytes "
+                            f"({len(inputs)} compiled)")
+        return graph
 
     return graph_of
 

@@ -86,14 +86,6 @@ def dumped_tosa_files(artifacts: str | Path) -> list[Path]:
     return sorted(Path(artifacts).glob("output_*.tosa"))
 
 
-_DUMPED_TAG = re.compile(r"output_(tag\d+)_")
-
-
-def dumped_graphs_by_tag(artifacts: str | Path) -> dict[str, bytes]:
-    """Each dumped graph by the partition tag in its name (``output_tag0_<spec>.tosa``): the
-    TOSA an Ethos-U or VGF delegate was compiled from, found again by that delegate's tag."""
-    return {m.group(1): f.read_bytes() for f in dumped_tosa_files(artifacts) if (m := _DUMPED_TAG.match(f.name))}
-
 
 def tosa_violations(tosa_bytes: bytes, spec: str | None = None) -> list[str]:
     """The specification rules the graph breaks; empty when none of the checked ones is.

@@ -90,10 +90,12 @@ def _target_symbols(case: Case) -> dict[str, Any]:
                        for k, v in kwargs.items())
         return {"quantizer_class": "EthosUQuantizer", "partitioner_class": "EthosUPartitioner",
                 "spec_imports": ["from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner"],
-                "compile_spec": f"EthosUCompileSpec({py_str(accelerator)}{args})", "tools": "ethos-u-vela"}
+                "compile_spec": f"EthosUCompileSpec({py_str(accelerator)}{args})", "tools": "ethos-u-vela",
+                "backend_module": "ethosu.backend", "backend_class": "EthosUBackend"}
     return {"quantizer_class": "VgfQuantizer", "partitioner_class": "VgfPartitioner",
             "spec_imports": ["from executorch.backends.arm.vgf import VgfCompileSpec, VgfPartitioner"],
-            "compile_spec": f"VgfCompileSpec({py_str(spec)})", "tools": "ai_ml_sdk_model_converter"}
+            "compile_spec": f"VgfCompileSpec({py_str(spec)})", "tools": "ai_ml_sdk_model_converter",
+            "backend_module": "vgf.backend", "backend_class": "VgfBackend"}
 
 
 def py_str(s: str) -> str:

@@ -54,6 +54,29 @@ def test_compile_only_targets_run_the_graph_their_compiler_got_and_name_the_same
     assert TARGETS[target].compiler in o.message
 
 
+@pytest.mark.parametrize("target", ["ethos-u55-128", "vgf-int"])
+def test_a_program_cut_into_two_delegates_runs_each_with_the_graph_its_compiler_got(target):
+    """A module left in float cuts conv -> relu -> conv into two delegates around a CPU relu.
+    Each delegate's TOSA is the one its tool compiled into that delegate's bytes (the dumped
+    files' partition tags did not match the delegates' in such graphs: a harness error)."""
+    conv = {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "groups": 1, "bias": True,
+            "padding_mode": "zeros"}
+    case = Case(
+        inputs=[TensorSpec("x", [1, 4, 8, 8])],
+        nodes=[Node("conv1", "conv2d", ["x"], dict(conv), "module"), Node("act", "relu", ["conv1"], {}, "module"),
+               Node("conv2", "conv2d", ["act"], dict(conv), "module")],
+        outputs=["conv2"],
+        target=target,
+    )
+    case.quant.module_activations = {"act": "float"}
+    case.validate()
+    o = run_case(case)
+    assert o.delegation["delegates"] == 2 and o.delegation["cpu_ops"] == ["relu"], o.delegation
+    assert o.executed == "compiler-input" and o.status in ("pass", "numerics"), (o.status, o.signature)
+    (report,) = o.numerics
+    assert report["quantized"] and report["elements"] == 4 * 8 * 8
+
+
 def test_clean_single_conv_passes_the_oracle(seed_case):
     """Negative control: one conv, default qmin -128, in-distribution data."""
     c = sub_case(seed_case, ["conv1"], ["conv1"], ["x"])
