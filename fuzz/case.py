@@ -24,7 +24,7 @@ import hashlib
 import json
 import keyword
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,13 @@ class QuantConfig:
         ``TosaArg.__validate`` refuses INT4 tensors without it)."""
         int16 = self.activations == "int16" or "int16" in self.module_activations.values()
         return tuple(e for e, needed in (("int16", int16), ("int4", self.four_bit_weights)) if needed)
+
+    def module_config(self, activations: str) -> "QuantConfig | None":
+        """The config the quantizer's ``set_module_name`` gives one module of a mixed-precision
+        case (the global knobs with that module's activations); None leaves it in float."""
+        if activations == "float":
+            return None
+        return replace(self, activations=activations, module_activations={})
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

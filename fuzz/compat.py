@@ -8,7 +8,6 @@ process of a campaign never pays the ~12 s Arm backend import.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.metadata
 import os
 import shutil
@@ -137,15 +136,9 @@ def quantizer(target: Target, spec: Any, quant: QuantConfig) -> Any:
     q.set_global(quantization_config(quant))
     # Mixed precision: the case's model names each module by its node id (fuzz.codegen).
     for node_id, activations in quant.module_activations.items():
-        q.set_module_name(node_id, module_quantization_config(quant, activations))
+        config = quant.module_config(activations)
+        q.set_module_name(node_id, None if config is None else quantization_config(config))
     return q
-
-
-def module_quantization_config(quant: QuantConfig, activations: str) -> Any:
-    """The config of one module of a mixed-precision case: None leaves it in float."""
-    if activations == "float":
-        return None
-    return quantization_config(dataclasses.replace(quant, activations=activations, module_activations={}))
 
 
 def quantization_config(quant: QuantConfig) -> Any:

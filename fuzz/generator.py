@@ -22,8 +22,8 @@ from fuzz.targets import TARGETS
 #: arguments (new ops, new draws). A campaign records it and only resumes under the same one:
 #: its log names cases by (seed, index, target, focus) and they must regenerate identically.
 #: 1: the 16-op registry; 2: the Arm surface registry (issue 12); 3: after everything version
-#: 2 drew, Ethos-U cases draw compile-spec options (fuzz.target_options) and int16-capable
-#: targets mixed int8/int16 modules; no in-place op downstream of an expand.
+#: 2 drew, each case draws compile-spec options (fuzz.target_options) and mixed-precision
+#: modules (int8, int16 where the spec has it, float); no in-place op downstream of an expand.
 GENERATOR_VERSION = 3
 
 #: Ops drawn more often than the rest: the conv/activation/cat neighbourhood is where the

@@ -10,7 +10,6 @@ signature (syzkaller keeps a C repro only if it crashes).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import re
@@ -111,9 +110,8 @@ def _config_call(case: Case) -> tuple[str, str]:
 
 def _module_config_calls(case: Case) -> list[tuple[str, str]]:
     """(node id, config call) per mixed-precision module: the quantizer's set_module_name."""
-    return [(node_id, "None" if dtype == "float" else
-             _quant_call(dataclasses.replace(case.quant, activations=dtype, module_activations={}))[1])
-            for node_id, dtype in sorted(case.quant.module_activations.items())]
+    configs = {node_id: case.quant.module_config(dtype) for node_id, dtype in sorted(case.quant.module_activations.items())}
+    return [(node_id, "None" if config is None else _quant_call(config)[1]) for node_id, config in configs.items()]
 
 
 def _quant_call(q) -> tuple[str, str]:
