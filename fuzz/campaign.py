@@ -99,6 +99,8 @@ class CampaignState:
     stack: dict[str, Any] = field(default_factory=dict)
     #: failures folded in so far: bugs are regrouped only when it moves
     revision: int = 0
+    #: guided campaigns: case index -> the input bytes its cases decode from (fuzz.bytecase)
+    inputs: dict[int, bytes] = field(default_factory=dict)
     _bugs: tuple[int, list[Bug]] = (-1, [])
 
     def bugs(self) -> list[Bug]:
@@ -111,6 +113,15 @@ class CampaignState:
                     self.buckets[sig].bug = bug.id
             self._bugs = (self.revision, found)
         return self._bugs[1]
+
+    def case_for(self, seed: int, index: int, target: str, focus: str | None) -> Case:
+        """Regenerate a logged case: from its input's bytes in a guided campaign, else from
+        the seed (generation is deterministic either way)."""
+        if index in self.inputs:
+            from fuzz.bytecase import decode
+
+            return decode(self.inputs[index], target)
+        return generate(seed, index, target, focus)
 
     def add(self, ev: dict[str, Any], new: bool = False) -> tuple[Bucket | None, bool, bool]:
         """Fold one result event in; returns (bucket, is_first, is_smallest)."""
@@ -151,17 +162,18 @@ class CampaignDir:
         #: bug ids when stale bug directories were last marked
         self._bug_ids: frozenset[str] = frozenset()
 
-    def open(self, seed: int, targets: list[str], timeout: float, memory_mb: int) -> dict[str, Any]:
+    def open(self, seed: int, targets: list[str], timeout: float, memory_mb: int, engine: str = "random") -> dict[str, Any]:
         """Create the campaign, or check that a resumed one asks for the same cases."""
         self.root.mkdir(parents=True, exist_ok=True)
         want = {"schema": SCHEMA, "seed": seed, "targets": targets, "timeout": timeout, "memory_mb": memory_mb,
-                "generator": GENERATOR_VERSION}
+                "generator": GENERATOR_VERSION, "engine": engine}
         if self.config_path.exists():
             try:
                 have = json.loads(self.config_path.read_text())
             except json.JSONDecodeError:
                 raise CampaignError(f"{self.config_path}: corrupt; restore it or start a new campaign directory") from None
-            for k in ("seed", "targets"):
+            have.setdefault("engine", "random")  # campaigns before the guided engine
+            for k in ("seed", "targets", "engine"):
                 if have.get(k) != want[k]:
                     raise CampaignError(
                         f"{self.config_path}: campaign has {k}={have.get(k)!r}, asked for {want[k]!r}; "
@@ -213,7 +225,9 @@ class CampaignDir:
             except json.JSONDecodeError:
                 break
             good_end += len(line)
-            if ev.get("type") == "result" and (ev["index"], ev["target"]) not in state.done:
+            if ev.get("type") == "input":
+                state.inputs[ev["index"]] = bytes.fromhex(ev["data"])
+            elif ev.get("type") == "result" and (ev["index"], ev["target"]) not in state.done:
                 state.add(ev if ev.get("release") or not release else {**ev, "release": release})
         if good_end != len(raw):
             with open(self.events_path, "r+b") as f:
@@ -247,14 +261,14 @@ class CampaignDir:
             d = self.bucket_dir(b)
             for role, (index, target, focus) in (("first", b.first), ("smallest", b.smallest)):
                 if not (d / f"{role}.case.json").exists():
-                    atomic_write(d / f"{role}.case.json", generate(seed, index, target, focus).to_json())
+                    atomic_write(d / f"{role}.case.json", state.case_for(seed, index, target, focus).to_json())
             self.write_bucket(b, None, None, first=False, smallest=False)
-        self.write_bugs(bugs, seed)
+        self.write_bugs(bugs, seed, state)
 
     def bug_dir(self, bug: Bug) -> Path:
         return self.root / "bugs" / bug.id
 
-    def write_bugs(self, bugs: list[Bug], seed: int) -> None:
+    def write_bugs(self, bugs: list[Bug], seed: int, state: CampaignState) -> None:
         """``bugs.json`` and, per bug, ``meta.json`` plus its representative as a bucket-like
         directory (``signature.txt``, ``smallest.case.json`` and, when its bucket has it,
         ``smallest.outcome.json``) that `armfuzz reduce` takes. A reduced bug keeps the case
@@ -267,7 +281,7 @@ class CampaignDir:
             if old == meta and (d / "smallest.case.json").exists():
                 continue
             if not (d / "reduction.json").exists() and (old.get("representative") != meta["representative"] or not (d / "smallest.case.json").exists()):
-                atomic_write(d / "smallest.case.json", generate(seed, index, target, focus).to_json())
+                atomic_write(d / "smallest.case.json", state.case_for(seed, index, target, focus).to_json())
                 atomic_write(d / "signature.txt", signature + "\n")
                 outcome = self.root / "buckets" / bucket_id(signature) / "smallest.outcome.json"
                 if outcome.exists():  # the representative is its bucket's smallest case
@@ -360,6 +374,11 @@ class CampaignConfig:
     #: Measure statement and branch coverage of executorch/backends/arm in the workers
     #: (fuzz.backend_coverage); costs throughput, so it is asked for.
     coverage: bool = False
+    #: "random": seeded generation steered by regimes; "guided": libFuzzer over bytes decoded
+    #: into cases, fed the backend blocks each case ran (fuzz.guided).
+    engine: str = "random"
+    #: Guided engine: directories of inputs (raw bytes, or a guided campaign) to start from.
+    seed_corpus: list[Path] = field(default_factory=list)
 
 
 #: Seconds between two points of the coverage growth record (a fold reads every finished
@@ -401,54 +420,115 @@ def pick_focus(state: CampaignState, seed: int, index: int, target: str) -> str 
 def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], CampaignState], None] | None = None) -> CampaignState:
     """Run (or resume) a campaign until its case count or time budget is spent."""
     cdir = CampaignDir(cfg.root)
-    cdir.open(cfg.seed, cfg.targets, cfg.timeout, cfg.memory_mb)
+    cdir.open(cfg.seed, cfg.targets, cfg.timeout, cfg.memory_mb, cfg.engine)
     state = cdir.load()
     cdir.heal(state, cfg.seed)
+    if cfg.engine == "guided":
+        from fuzz.guided import GuidedJobs
+
+        jobs: JobSource = GuidedJobs(cfg, cdir, state)
+    else:
+        jobs = SeededJobs(cfg, state)
+    cov = CampaignCoverage(cfg.root) if cfg.coverage else None
+    env = {**(cov.prepare() if cov else {}), **jobs.worker_env()}
+    pool = _pool(cfg, env)
+    try:
+        return _drive(cfg, cdir, state, pool, jobs, cov, on_result)
+    finally:
+        jobs.close()
+
+
+class JobSource:
+    """Where a campaign's cases come from: the seeded generator (SeededJobs) or the guided
+    engine's libFuzzer (fuzz.guided.GuidedJobs). The loop in ``_drive`` is the same for both."""
+
+    #: True once no case will ever come again (the campaign ends when the workers are idle).
+    exhausted: bool = False
+
+    def worker_env(self) -> dict[str, str]:
+        """Extra environment the workers need (the guided engine's instrumentation)."""
+        return {}
+
+    def next_job(self, state: CampaignState, pool: Any) -> tuple[int, str, str | None, Case] | None:
+        """(index, target, focus, case) to run next, or None for "nothing now"."""
+        raise NotImplementedError
+
+    def retry(self, index: int, target: str, focus: str | None) -> None:
+        """Run a case again whose worker died under it."""
+        raise NotImplementedError
+
+    def done(self, index: int, target: str, result: dict[str, Any]) -> None:
+        """A case's result was recorded."""
+
+    def stats(self) -> dict[str, Any]:
+        """The engine's own entries in stats.json."""
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+class SeededJobs(JobSource):
+    """The random engine: case ``index`` on ``target`` is ``generate(seed, index, target,
+    focus)``, its focus picked from regime coverage so far (pick_focus)."""
+
+    def __init__(self, cfg: CampaignConfig, state: CampaignState) -> None:
+        self.cfg = cfg
+        self.pending = _pending(cfg, state)
+        self.requeue: list[tuple[int, str]] = []
+
+    def next_job(self, state: CampaignState, pool: Any) -> tuple[int, str, str | None, Case] | None:
+        nxt = self.requeue.pop() if self.requeue else next(self.pending, None)
+        if nxt is None:
+            self.exhausted = True
+            return None
+        index, target = nxt
+        focus = pick_focus(state, self.cfg.seed, index, target) if self.cfg.steer else None
+        return index, target, focus, generate(self.cfg.seed, index, target, focus)
+
+    def retry(self, index: int, target: str, focus: str | None) -> None:
+        self.requeue.append((index, target))
+
+
+def _drive(cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState, pool: Any, jobs: JobSource,
+           cov: CampaignCoverage | None, on_result: Callable[[dict[str, Any], CampaignState], None] | None) -> CampaignState:
+    """Hand cases to idle workers and record their results until the budget or the cases run out."""
     # The release an event records when the workers did not say (they run this interpreter).
     release = envs.installed_version() if cfg.python is None and cfg.ray is None else None
     recorded = False
     t_start = time.monotonic()
-    pending = _pending(cfg, state)
-    requeue: list[tuple[int, str]] = []
     retries: Counter = Counter()
-    cov = CampaignCoverage(cfg.root) if cfg.coverage else None
-    pool = _pool(cfg, cov.prepare() if cov else None)
     next_point = time.monotonic() + COVERAGE_EVERY
-    exhausted = False
     try:
         while True:
             over_budget = cfg.budget is not None and time.monotonic() - t_start >= cfg.budget
             for w in pool.idle():
-                if over_budget:
-                    break
-                nxt = requeue.pop() if requeue else next(pending, None)
+                nxt = None if over_budget else jobs.next_job(state, pool)
                 if nxt is None:
-                    exhausted = True
                     break
-                index, target = nxt
-                focus = pick_focus(state, cfg.seed, index, target) if cfg.steer else None
-                case = generate(cfg.seed, index, target, focus)
+                index, target, focus, case = nxt
                 pool.send(w, {"job": [index, target, focus], "case": case.to_dict(), "target": target, "timeout": cfg.timeout,
                               "memory_mb": cfg.memory_mb, "inject": cfg.inject.get(index)})
-            if pool.busy() == 0 and (exhausted or over_budget):
+            if pool.busy() == 0 and (jobs.exhausted or over_budget):
                 break
             for job, result in pool.poll(0.5):
                 index, target, focus = job["job"]
                 if result is None:  # the worker process died; give the case one more chance
                     retries[(index, target)] += 1
                     if retries[(index, target)] <= 1:
-                        requeue.append((index, target))
+                        jobs.retry(index, target, focus)
                         continue
                     result = _worker_lost(job)
                 if pool.info and not recorded:
                     cdir.record_stack(pool.info)
                     recorded = True
                 ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result, pool.info, release)
+                jobs.done(index, target, result)
                 if cov is not None and time.monotonic() >= next_point:
                     cov.record_growth_in_background(time.monotonic() - t_start, len(state.done))
                     next_point = time.monotonic() + COVERAGE_EVERY
                 cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": pool.info,
-                                         **_coverage_stats(cov)})
+                                         **_coverage_stats(cov), **jobs.stats()})
                 if on_result is not None:
                     on_result(ev, state)
     finally:
@@ -460,7 +540,7 @@ def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], Campa
     if cov is not None:
         cov.finish(time.monotonic() - t_start, len(state.done))
     cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": state.stack,
-                             **_coverage_stats(cov)})
+                             **_coverage_stats(cov), **jobs.stats()})
     return state
 
 
@@ -537,7 +617,7 @@ def _record(
         for b in state.buckets.values():  # buckets a later case moved into another bug
             if b is not bucket and was.get(b.signature) != b.bug:
                 cdir.write_bucket(b, None, None, first=False, smallest=False)
-        cdir.write_bugs(bugs, seed)
+        cdir.write_bugs(bugs, seed, state)
     return ev
 
 

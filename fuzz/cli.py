@@ -139,6 +139,8 @@ def fuzz(
     python: Optional[Path] = typer.Option(None, help="Fuzz the executorch of this interpreter (a source build, a nightly): a venv's bin/python with torch and executorch."),
     ray: Optional[str] = typer.Option(None, help="Run the workers as actors of this Ray cluster (ADDRESS or 'auto'); needs armfuzz[ray]."),
     measure_coverage: bool = typer.Option(False, "--coverage", help="Measure statement and branch coverage of executorch/backends/arm (costs throughput; see 'armfuzz coverage')."),
+    engine: str = typer.Option("random", help="random: seeded generation steered to under-covered regimes; guided: libFuzzer (atheris) mutating inputs that reach new backend code (--cases then counts inputs)."),
+    seed_corpus: list[Path] = typer.Option([], help="Guided engine: start from these inputs (a guided campaign directory, or a directory of input files)."),
 ) -> None:
     """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
     from rich.live import Live
@@ -159,12 +161,17 @@ def fuzz(
         bug_table,
         coverage_table,
         growth_line,
+        guided_line,
         progress_view,
         summary_dict,
         target_table,
     )
 
     names = _targets_or_exit(targets)
+    if engine not in ("random", "guided"):
+        _usage_error(f"--engine {engine!r}: use random or guided")
+    if seed_corpus and engine != "guided":
+        _usage_error("--seed-corpus is for --engine guided")
     if cases is None and budget is None:
         _usage_error("give --cases N or --budget DURATION (or both)")
     try:
@@ -175,7 +182,7 @@ def fuzz(
     root = campaign or Path("campaigns") / f"seed-{seed}"
     interpreter = _interpreter_or_exit(release, python)
     cfg = CampaignConfig(root, seed, names, cases, seconds, max(1, workers), timeout, memory_mb, faults, steer, interpreter, ray,
-                         measure_coverage)
+                         measure_coverage, engine, list(seed_corpus))
     started = time.monotonic()
     session = {"n": 0}
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
@@ -207,6 +214,8 @@ def fuzz(
         console.print(coverage_table(state))
         if measure_coverage:
             console.print(growth_line(root), highlight=False)
+        if engine == "guided":
+            console.print(guided_line(root), highlight=False)
         if state.buckets:
             console.print(bucket_table(list_buckets(root)))
     if reduce and state.done:

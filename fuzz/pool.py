@@ -110,9 +110,18 @@ class WorkerPool:
             if msg.get("ready"):
                 w.ready = True
                 self.info = self.info or {"python": msg.get("python", self.python), "versions": msg.get("versions", {})}
+                if msg.get("edges"):
+                    self._check_layout(msg["edges"])
                 continue
             job, w.job = w.job, None
             yield job, msg
+
+    def _check_layout(self, layout: dict[str, Any]) -> None:
+        """Workers of one guided campaign must number the backend's blocks alike (fuzz.edges)."""
+        have = self.info.setdefault("edges", layout)
+        if have["digest"] != layout["digest"]:
+            raise WorkerStartError(f"workers instrumented different code (block layouts {have['digest']} and "
+                                   f"{layout['digest']}): their warm-up imported different modules; see {self.log_path}")
 
     def close(self) -> None:
         for w in self.workers:

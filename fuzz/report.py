@@ -62,6 +62,20 @@ def growth_line(campaign: Any) -> str:
     return f"backend coverage: {growth[-1]['statements']} statements of executorch/backends/arm reached ({marks}); details: armfuzz coverage {campaign}"
 
 
+def guided_line(campaign: Any) -> str:
+    """One line of the guided engine's own feedback (stats.json's ``guided`` entry)."""
+    import json
+
+    try:
+        g = json.loads((campaign / "stats.json").read_text()).get("guided") or {}
+    except (OSError, ValueError):
+        g = {}
+    if not g:
+        return "guided engine: no data yet"
+    return (f"guided engine: {g['inputs']} inputs run this session ({g['replayed']} known ones answered from the corpus), "
+            f"{g['corpus']} kept in {campaign}/guided/corpus, {g['blocks']} of {g['of']} instrumented backend blocks reached")
+
+
 def progress_view(state: CampaignState, started: float, budget: float | None, session_results: int) -> Group:
     elapsed = time.monotonic() - started
     rate = session_results / elapsed if elapsed > 0 else 0.0

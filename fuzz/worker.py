@@ -90,7 +90,7 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     quiet_backend()
-    from fuzz import backend_coverage
+    from fuzz import backend_coverage, edges
 
     tracer = backend_coverage.start_in_worker()  # before the imports it measures
     import torch
@@ -101,10 +101,14 @@ def main() -> None:
     compat.arm()  # the expensive import, paid once per worker
     warm_up([t for t in sys.argv[1:] if t])
     backend_coverage.save_worker(tracer)
+    layout = None
+    if os.environ.get(edges.ENV):  # the guided engine's feedback (fuzz.edges)
+        layout = edges.instrument().to_dict()
     freeze_heap()
     # Who this worker is: the controller records the release and interpreter of every result
     # from here, whichever venv or build it was started in.
-    proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.executable, "versions": compat.versions()}) + "\n")
+    proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.executable, "versions": compat.versions(),
+                            "edges": layout}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -141,7 +145,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.close(r)
         _child(case, job, w, memory_mb)  # never returns
     os.close(w)
-    stage, outcome, killed = "", None, False
+    stage, outcome, killed, blocks = "", None, False, None
     buf = b""
     deadline = t0 + timeout
     with os.fdopen(r, "rb", buffering=0) as pipe:
@@ -165,6 +169,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                     stage = msg["stage"]
                 elif "outcome" in msg:
                     outcome = Outcome.from_dict(msg["outcome"])
+                    blocks = msg.get("edges")
     _, status, usage = os.wait4(pid, 0)
     if outcome is None:
         outcome = Outcome(case_id=case.case_id, target=case.target, status="native-crash")
@@ -181,6 +186,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "outcome": outcome.to_dict(),
         "wall": round(time.monotonic() - t0, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        **({"edges": blocks} if blocks is not None else {}),
     }
 
 
@@ -192,8 +198,10 @@ def _child(case: Any, job: dict[str, Any], fd: int, memory_mb: int) -> None:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         gc.set_threshold(CHILD_GC_THRESHOLD)
-        from fuzz import backend_coverage
+        from fuzz import backend_coverage, edges
 
+        guided = bool(os.environ.get(edges.ENV))
+        edges.reset()
         tracer = backend_coverage.start_in_child()
         import torch
 
@@ -210,7 +218,7 @@ def _child(case: Any, job: dict[str, Any], fd: int, memory_mb: int) -> None:
 
         o = run_case(case, on_stage=on_stage)
         backend_coverage.save_child(tracer)
-        out.write(json.dumps({"outcome": o.to_dict()}) + "\n")
+        out.write(json.dumps({"outcome": o.to_dict(), **({"edges": edges.collected()} if guided else {})}) + "\n")
         out.flush()
     except BaseException:  # noqa: BLE001 - the parent reports a missing outcome
         code = 70

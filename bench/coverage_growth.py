@@ -1,10 +1,15 @@
-"""Statements of executorch/backends/arm a campaign reaches, and what measuring it costs.
+"""Statements of executorch/backends/arm a campaign reaches, per engine, and what measuring costs.
 
-    python bench/coverage.py --minutes 10 20 30 --seeds 0 1 2 --targets all --workers 2
+(Not named coverage.py: as the script run, its directory comes first on sys.path and it would
+shadow coverage.py itself, which fuzz.backend_coverage imports.)
 
-For each (minutes, seed): one campaign with ``--coverage`` (statements and branches reached,
-fuzz.backend_coverage) and, with ``--cost``, the same campaign without it, for the
-instrumentation cost in results per second. A campaign resumes where the last one stopped,
+    python bench/coverage_growth.py --engines random guided --minutes 10 20 30 --seeds 0 1 2 --targets all --workers 2
+
+For each (engine, seed, minutes): one campaign with ``--coverage`` (statements and branches
+reached, fuzz.backend_coverage) and, with ``--cost``, the same campaign without it, for the
+cost of coverage.py's tracer in results per second (the guided engine's own instrumentation,
+fuzz.edges, is on in both of its runs: its cost is measured by bench/fork_cost-style pairs,
+see the README). A campaign resumes where the last one stopped,
 so the 20- and 30-minute points continue the 10-minute one (one 30-minute run gives all
 three). Prints one row per point and a JSON line per point (for the README and notes).
 Run it on an idle machine: the two cores are the campaign's.
@@ -22,9 +27,9 @@ from fuzz.campaign import CampaignConfig, run_campaign
 from fuzz.targets import TARGETS
 
 
-def campaign(root: Path, seed: int, targets: list[str], workers: int, seconds: float, coverage: bool) -> dict:
+def campaign(root: Path, seed: int, targets: list[str], workers: int, seconds: float, coverage: bool, engine: str) -> dict:
     before = json.loads((root / "stats.json").read_text())["results"] if (root / "stats.json").exists() else 0
-    state = run_campaign(CampaignConfig(root, seed, targets, budget=seconds, workers=workers, coverage=coverage))
+    state = run_campaign(CampaignConfig(root, seed, targets, budget=seconds, workers=workers, coverage=coverage, engine=engine))
     stats = json.loads((root / "stats.json").read_text())
     # this session's results over this session's time (start-up included, as a user sees it)
     out = {"results": len(state.done), "bugs": len(state.bugs()), "buckets": len(state.buckets),
@@ -41,22 +46,25 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--targets", default="all")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--engines", nargs="+", default=["random"], choices=["random", "guided"])
     ap.add_argument("--cost", action="store_true", help="also run each point without coverage (results/s cost)")
+    ap.add_argument("--keep", type=Path, help="keep the campaigns under this directory (default: a temporary one)")
     args = ap.parse_args()
     targets = list(TARGETS) if args.targets == "all" else args.targets.split(",")
     with tempfile.TemporaryDirectory(prefix="armfuzz-covbench-") as tmp:
-        for seed in args.seeds:
+        where = args.keep or Path(tmp)
+        for engine, seed in ((e, s) for s in args.seeds for e in args.engines):
             done = 0.0
             for minutes in sorted(args.minutes):
                 step = minutes * 60 - done
                 done = minutes * 60
-                row = {"seed": seed, "minutes": minutes,
-                       **campaign(Path(tmp) / f"cov-{seed}", seed, targets, args.workers, step, True)}
+                row = {"engine": engine, "seed": seed, "minutes": minutes,
+                       **campaign(where / f"{engine}-cov-{seed}", seed, targets, args.workers, step, True, engine)}
                 if args.cost:
-                    plain = campaign(Path(tmp) / f"plain-{seed}", seed, targets, args.workers, step, False)
+                    plain = campaign(where / f"{engine}-plain-{seed}", seed, targets, args.workers, step, False, engine)
                     row.update(plain_results=plain["results"], plain_rate=plain["rate"],
                                cost=round(plain["rate"] / row["rate"], 2) if row["rate"] else None)
-                print(f"seed {seed} {minutes:4.0f} min: {row['statements']}/{row['of']} statements, "
+                print(f"{engine:6s} seed {seed} {minutes:4.0f} min: {row['statements']}/{row['of']} statements, "
                       f"{row['branches']} branches, {row['results']} results ({row['rate']}/s), {row['bugs']} bugs"
                       + (f"; without coverage {row['plain_results']} results ({row['plain_rate']}/s), cost {row['cost']}x"
                          if args.cost else ""), flush=True)
