@@ -11,7 +11,7 @@ plain graphs and grow from there.
 
 ``decode(data, target)`` is deterministic: the same bytes are the same case on every machine,
 and on every target the same graph and data (the generator draws target-independent choices
-first), so one input is judged on all of a campaign's targets.
+first). The campaign runs an input on the one target its first byte names (``target_of``).
 """
 
 from __future__ import annotations
@@ -67,13 +67,26 @@ class ByteRandom(random.Random):
         return self._take((k + 7) >> 3) & ((1 << k) - 1) if k else 0
 
 
+def target_of(data: bytes, targets: list[str]) -> str:
+    """The target an input runs on: its first byte picks one of the campaign's ``targets``.
+
+    One input runs on one target, as each of the random engine's results is its own case (it
+    draws a focus per target, so a seed index is a different graph on each): measured on
+    1.5.1 (seed 0, all targets, 10 minutes), one input judged on all seven targets reached
+    11,289 statements where the random engine reached 12,501 with about as many results. And
+    an input is seven times cheaper, so libFuzzer gets seven times the feedback."""
+    return targets[data[0] % len(targets)] if data else targets[0]
+
+
 def decode(data: bytes, target: str) -> Case:
-    """The case ``data`` spells on ``target``. The first byte picks the generator's focus
-    (a regime or none), so the fuzzer can also reach a regime by mutating one byte. Bytes that
+    """The case ``data`` spells on ``target``. The first byte is the target's (target_of);
+    the next draw picks the generator's focus (a regime or none), so the fuzzer can also
+    reach a regime by mutating one byte. Bytes that
     spell no valid case in ATTEMPTS tries (rare: every draw is bounded to valid options, but
     a graph can still be refused by Case.validate) fall back to a Random seeded by their
     hash: still deterministic, no longer "nearby"."""
     rng = ByteRandom(data)
+    rng._take(1)  # target_of's byte
     options = [None, *REGIMES]
     focus = options[rng._randbelow(len(options))]
     for _ in range(ATTEMPTS):

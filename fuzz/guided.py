@@ -9,14 +9,14 @@ Three parts, each where it is cheapest and safest:
 - one libFuzzer per worker (fuzz.guided_driver, atheris's build) keeps and mutates byte
   inputs; it never runs executorch, so a crash, hang or OOM of a case ends a forked child in
   a worker as in the random engine, never the fuzzer;
-- this module, in the controller, turns each input into a case per target (fuzz.bytecase),
-  queues them on the pool, joins the blocks of all targets and answers the input's driver.
+- this module, in the controller, turns each input into a case on the target its first
+  byte names (fuzz.bytecase), queues it on the pool and answers the input's driver with the
+  blocks it ran.
 
 Everything else is the campaign's: the event log (an ``input`` event carries the bytes before
 their results, so every case regenerates from the log), buckets, bugs, auto-reduction,
 ``--coverage``, resume. An input that reached blocks no earlier input reached is kept as
-``guided/corpus/<sha1>.case.json`` (the case on the first target: ``armfuzz run`` replays
-it) with ``<sha1>.input.json`` (its bytes and blocks). A resumed campaign starts its drivers on
+``guided/corpus/<sha1>.case.json`` (``armfuzz run`` replays it) with ``<sha1>.input.json`` (its bytes and blocks). A resumed campaign starts its drivers on
 ``guided/inputs`` and ``guided/libfuzzer``; known inputs answer from the kept blocks
 without running again.
 
@@ -24,8 +24,7 @@ Why libFuzzer in its own process rather than in the worker (atheris's usual set-
 must run in a forked child of a warm worker (fuzz.worker), and libFuzzer's in-process loop
 would both share one interpreter across cases and die with the first native crash; its fork
 mode re-imports executorch (~12 s) for every job. Why one driver per worker: libFuzzer tests
-one input at a time, and one input runs on every target of the campaign; with two drivers
-both workers stay busy even on one target. The drivers share their corpus through
+one input at a time, so each worker needs a driver of its own to stay busy. The drivers share their corpus through
 libFuzzer's own ``-reload`` of the output directory.
 """
 
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz import edges
-from fuzz.bytecase import decode, input_id
+from fuzz.bytecase import decode, input_id, target_of
 from fuzz.campaign import CampaignConfig, CampaignDir, CampaignError, CampaignState, JobSource
 from fuzz.case import Case
 from fuzz.fsutil import atomic_write
@@ -54,8 +53,8 @@ from fuzz.recipes import derive_seed
 MAX_LEN = 512
 #: Random inputs a new guided campaign starts from (their length is SEED_LEN).
 RANDOM_SEEDS = 8
-#: libFuzzer's per-input limit: far beyond any input (every target's case times out in its
-#: worker first, at --timeout each).
+#: libFuzzer's per-input limit: far beyond any input (its case times out in its worker
+#: first, at --timeout).
 DRIVER_TIMEOUT = 7 * 24 * 3600
 #: Seconds a driver may take to hand over its next input (libFuzzer starts in about a second
 #: and mutates in microseconds; loading a large corpus takes longer).
@@ -66,9 +65,7 @@ DRIVER_WAIT = 120.0
 class _Input:
     index: int
     data: bytes
-    targets: list[str]
-    waiting: set[str]
-    blocks: set[int] = field(default_factory=set)
+    target: str
     #: the drivers waiting on this input (two drivers may make the same one, libFuzzer's
     #: "\n" first input among them)
     drivers: list["_Driver"] = field(default_factory=list)
@@ -229,11 +226,11 @@ class GuidedJobs(JobSource):
         # Logged before any of its results: every later event of this index decodes from it.
         self.cdir.append({"type": "input", "index": index, "id": input_id(data), "data": data.hex(), "t": time.time()})
         state.inputs[index] = data
-        inp = _Input(index, data, list(self.cfg.targets), set(self.cfg.targets), drivers=[d])
+        target = target_of(data, self.cfg.targets)
+        inp = _Input(index, data, target, drivers=[d])
         d.current = inp
         self.inflight[index] = (d, inp)
-        for target in self.cfg.targets:
-            self.queue.append((index, target, None, decode(data, target)))
+        self.queue.append((index, target, None, decode(data, target)))
 
     def retry(self, index: int, target: str, focus: str | None) -> None:
         self.queue.insert(0, (index, target, None, decode(self.inflight[index][1].data, target)))
@@ -241,16 +238,11 @@ class GuidedJobs(JobSource):
     def done(self, index: int, target: str, result: dict[str, Any]) -> None:
         if index not in self.inflight:
             return
-        _, inp = self.inflight[index]
-        inp.waiting.discard(target)
-        if result.get("edges"):
-            inp.blocks |= edges.decode(result["edges"])
-        if inp.waiting:
-            return
-        del self.inflight[index]
-        blocks = edges.encode(inp.blocks)
+        _, inp = self.inflight.pop(index)
+        ran = edges.decode(result["edges"]) if result.get("edges") else set()  # none from a killed child
+        blocks = edges.encode(ran)
         self.known[input_id(inp.data)] = blocks
-        new = inp.blocks - self.seen
+        new = ran - self.seen
         if new:
             self.seen |= new
             self._keep(inp, blocks, len(new))
@@ -263,8 +255,8 @@ class GuidedJobs(JobSource):
         blocks, and its case as JSON for ``armfuzz run``."""
         sha = input_id(inp.data)
         atomic_write(self.inputs_dir / sha, inp.data)
-        atomic_write(self.corpus / f"{sha}.case.json", decode(inp.data, inp.targets[0]).to_json())
-        meta = {"id": sha, "index": inp.index, "data": inp.data.hex(), "new_blocks": new, "blocks": blocks,
+        atomic_write(self.corpus / f"{sha}.case.json", decode(inp.data, inp.target).to_json())
+        meta = {"id": sha, "index": inp.index, "target": inp.target, "data": inp.data.hex(), "new_blocks": new, "blocks": blocks,
                 "layout": self.layout["digest"] if self.layout else None, "t": time.time()}
         atomic_write(self.corpus / f"{sha}.input.json", json.dumps(meta) + "\n")
         self.kept += 1

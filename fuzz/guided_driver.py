@@ -3,8 +3,7 @@
 A small process that runs atheris's libFuzzer and nothing of executorch. libFuzzer decides
 which inputs to keep; the cases themselves run in the campaign's warm workers. For each
 input, TestOneInput writes ``{"input": HEX}`` on fd 1 and waits for the controller's
-``{"edges": BITMAP}`` (fuzz.edges): the backend blocks the case ran, on all the campaign's
-targets, in the workers' children. It replays them into libFuzzer's own counters (BLOCKS of
+``{"edges": BITMAP}`` (fuzz.edges): the backend blocks its case ran in a worker's child. It replays them into libFuzzer's own counters (BLOCKS of
 them, reserved before libFuzzer starts), so libFuzzer sees the workers' coverage as its own.
 The process is killed by the controller when the campaign ends; libFuzzer's own exit
 (``-runs``) just closes its pipe.

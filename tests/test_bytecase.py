@@ -79,3 +79,15 @@ def test_mutations_keep_a_prefix_or_start_afresh_and_stay_in_bounds():
             kinds.add("suffix")
     assert kinds == {"bytes", "fresh", "suffix"}
     assert len(mutate(b"", 64, 1)) == 64  # an empty input grows into a fresh one
+
+
+def test_the_first_byte_names_the_target_and_the_rest_the_case():
+    from fuzz.bytecase import target_of
+
+    targets = list(TARGETS)
+    data = bytes(range(1, 120))
+    assert {target_of(bytes([b]) + data, targets) for b in range(256)} == set(targets)
+    assert target_of(b"", targets) == targets[0]
+    # the target byte is not a generator draw: changing it leaves the graph alone
+    graphs = {tuple(n.op for n in decode(bytes([b]) + data, "tosa-int").nodes) for b in range(8)}
+    assert len(graphs) == 1

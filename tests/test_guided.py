@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from fuzz import edges
-from fuzz.bytecase import decode, input_id
+from fuzz.bytecase import decode, input_id, target_of
 from fuzz.campaign import CampaignConfig, CampaignDir, CampaignError, run_campaign
 from fuzz.case import Case
 
 pytestmark = pytest.mark.pipeline
+TARGETS = ["tosa-int", "tosa-int-fp"]
 
 
 def _events(root: Path) -> list[dict]:
@@ -22,7 +23,7 @@ def _events(root: Path) -> list[dict]:
 def test_guided_campaign_keeps_inputs_that_reach_new_blocks_and_resumes(tmp_path):
     root = tmp_path / "g"
     # Input 3's case segfaults in its forked child: the campaign records it and goes on.
-    cfg = CampaignConfig(root, 3, ["tosa-int"], cases=5, workers=2, engine="guided", inject={3: "segfault"})
+    cfg = CampaignConfig(root, 3, TARGETS, cases=5, workers=2, engine="guided", inject={3: "segfault"})
     state = run_campaign(cfg)
     events = _events(root)
     inputs = [e for e in events if e["type"] == "input"]
@@ -32,7 +33,10 @@ def test_guided_campaign_keeps_inputs_that_reach_new_blocks_and_resumes(tmp_path
     for e in results:
         first_result = events.index(e)
         assert any(events.index(i) < first_result for i in inputs if i["index"] == e["index"])
-    assert {e["index"] for e in results} == set(range(5))
+    assert sorted(e["index"] for e in results) == list(range(5))  # one result per input...
+    data_of = {e["index"]: bytes.fromhex(e["data"]) for e in inputs}
+    for e in results:  # ...on the target its first byte names
+        assert e["target"] == target_of(data_of[e["index"]], TARGETS)
     assert next(e for e in results if e["index"] == 3)["status"] == "native-crash"
 
     stats = json.loads((root / "stats.json").read_text())["guided"]
@@ -51,7 +55,7 @@ def test_guided_campaign_keeps_inputs_that_reach_new_blocks_and_resumes(tmp_path
         union |= blocks
         # the kept case is a plain Case file (armfuzz run takes it), the input's decoding
         case = Case.load(root / "guided" / "corpus" / f"{meta['id']}.case.json")
-        assert case.to_json() == decode(data, "tosa-int").to_json()
+        assert case.to_json() == decode(data, meta["target"]).to_json()
     assert len(union) == stats["blocks"]
 
     # bucket files a kill left unwritten are regenerated from the logged bytes
@@ -63,11 +67,11 @@ def test_guided_campaign_keeps_inputs_that_reach_new_blocks_and_resumes(tmp_path
         assert f.read_text() == want
 
     # resumed: the drivers re-read the corpus and known inputs answer without running again
-    state = run_campaign(CampaignConfig(root, 3, ["tosa-int"], cases=2, workers=2, engine="guided"))
+    state = run_campaign(CampaignConfig(root, 3, TARGETS, cases=2, workers=2, engine="guided"))
     again = json.loads((root / "stats.json").read_text())["guided"]
     assert again["replayed"] >= len(kept) and again["inputs"] == 2
     assert [e["index"] for e in _events(root) if e["type"] == "input"] == list(range(7))
     assert len(state.done) == 7
 
     with pytest.raises(CampaignError, match="engine='guided'"):
-        run_campaign(CampaignConfig(root, 3, ["tosa-int"], cases=1, workers=1))
+        run_campaign(CampaignConfig(root, 3, TARGETS, cases=1, workers=1))
