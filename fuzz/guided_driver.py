@@ -23,10 +23,11 @@ import sys
 
 #: Length of a fresh input: more than any case reads (fuzz.bytecase: 50-200 bytes).
 SEED_LEN = 256
-#: Shares of the three mutations, measured against libFuzzer's alone (README, "The
-#: coverage-guided engine"): libFuzzer's byte mutations (bit flips, arithmetic, copies,
-#: crossover with the corpus), a kept prefix with fresh draws after it, a fresh input.
-#: At seconds per input, byte mutations of a corpus input mostly re-ran near-copies of it.
+#: Shares of the three mutations: libFuzzer's byte mutations (bit flips, arithmetic, copies,
+#: crossover with the corpus), a kept prefix with fresh draws after it, a fresh input. Against
+#: libFuzzer's alone (1.5.1, seed 0, all targets, every input then run on all seven): 11,289
+#: statements and 7 bugs at 10 minutes against 11,240 and 3; statements did not move, so the
+#: shares are a choice, not a tuned optimum.
 BYTE_MUTATION = 0.3
 FRESH_SUFFIX = 0.6
 
