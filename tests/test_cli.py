@@ -76,6 +76,15 @@ def test_fuzz_needs_a_stopping_rule():
     assert res.exit_code == 2 and "--cases" in res.output
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--engine", "bogus"], "--engine 'bogus': use random or guided"),
+    (["--seed-corpus", "."], "--seed-corpus is for --engine guided"),
+])
+def test_engine_options_misused_are_one_line_errors(args, needle):
+    res = runner.invoke(app, ["fuzz", "--cases", "1", *args])
+    assert res.exit_code == 2 and needle in res.output
+
+
 def test_unknown_target_is_a_one_line_error():
     res = runner.invoke(app, ["run", str(SEED_CASE), "--target", "tosa-int,npu9"])
     assert res.exit_code == 2
