@@ -112,6 +112,8 @@ class _Driver:
 
 
 class GuidedJobs(JobSource):
+    """The guided engine's source of cases: inputs from the drivers, their blocks back."""
+
     def __init__(self, cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState) -> None:
         try:
             import atheris  # noqa: F401
@@ -132,7 +134,7 @@ class GuidedJobs(JobSource):
         self.next_index = max([*state.inputs, *(i for i, _ in state.done)], default=-1) + 1
         self.drivers: list[_Driver] = []
         self.queue: list[tuple[int, str, str | None, Case]] = []
-        self.inflight: dict[int, tuple[_Driver, _Input]] = {}
+        self.inflight: dict[int, _Input] = {}
         self.layout: dict[str, Any] | None = None
         #: input sha1 -> the blocks it ran (this session's inputs and the kept corpus)
         self.known: dict[str, str] = {}
@@ -206,7 +208,7 @@ class GuidedJobs(JobSource):
                     self.replayed += 1
                     d.answer(known)
                     continue
-                twin = next((inp for _, inp in self.inflight.values() if inp.data == data), None)
+                twin = next((inp for inp in self.inflight.values() if inp.data == data), None)
                 if twin is not None:  # answered with its twin's blocks
                     twin.drivers.append(d)
                     d.current = twin
@@ -229,16 +231,16 @@ class GuidedJobs(JobSource):
         target = target_of(data, self.cfg.targets)
         inp = _Input(index, data, target, drivers=[d])
         d.current = inp
-        self.inflight[index] = (d, inp)
+        self.inflight[index] = inp
         self.queue.append((index, target, None, decode(data, target)))
 
     def retry(self, index: int, target: str, focus: str | None) -> None:
-        self.queue.insert(0, (index, target, None, decode(self.inflight[index][1].data, target)))
+        self.queue.insert(0, (index, target, None, decode(self.inflight[index].data, target)))
 
     def done(self, index: int, target: str, result: dict[str, Any]) -> None:
         if index not in self.inflight:
             return
-        _, inp = self.inflight.pop(index)
+        inp = self.inflight.pop(index)
         ran = edges.decode(result["edges"]) if result.get("edges") else set()  # none from a killed child
         blocks = edges.encode(ran)
         self.known[input_id(inp.data)] = blocks
