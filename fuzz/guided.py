@@ -65,7 +65,8 @@ DRIVER_WAIT = 120.0
 class _Input:
     index: int
     data: bytes
-    target: str
+    #: the case the bytes decode to on their target (decoded once: the job, a retry, the corpus)
+    case: Case
     #: the drivers waiting on this input (two drivers may make the same one, libFuzzer's
     #: "\n" first input among them)
     drivers: list["_Driver"] = field(default_factory=list)
@@ -229,20 +230,20 @@ class GuidedJobs(JobSource):
         self.cdir.append({"type": "input", "index": index, "id": input_id(data), "data": data.hex(), "t": time.time()})
         state.inputs[index] = data
         target = target_of(data, self.cfg.targets)
-        inp = _Input(index, data, target, drivers=[d])
+        inp = _Input(index, data, decode(data, target), drivers=[d])
         d.current = inp
         self.inflight[index] = inp
-        self.queue.append((index, target, None, decode(data, target)))
+        self.queue.append((index, target, None, inp.case))
 
     def retry(self, index: int, target: str, focus: str | None) -> None:
-        self.queue.insert(0, (index, target, None, decode(self.inflight[index].data, target)))
+        self.queue.insert(0, (index, target, None, self.inflight[index].case))
 
     def done(self, index: int, target: str, result: dict[str, Any]) -> None:
         if index not in self.inflight:
             return
         inp = self.inflight.pop(index)
-        ran = edges.decode(result["edges"]) if result.get("edges") else set()  # none from a killed child
-        blocks = edges.encode(ran)
+        blocks = result.get("edges") or edges.encode(set())  # none from a killed child
+        ran = edges.decode(blocks)
         self.known[input_id(inp.data)] = blocks
         new = ran - self.seen
         if new:
@@ -257,8 +258,8 @@ class GuidedJobs(JobSource):
         blocks, and its case as JSON for ``armfuzz run``."""
         sha = input_id(inp.data)
         atomic_write(self.inputs_dir / sha, inp.data)
-        atomic_write(self.corpus / f"{sha}.case.json", decode(inp.data, inp.target).to_json())
-        meta = {"id": sha, "index": inp.index, "target": inp.target, "data": inp.data.hex(), "new_blocks": new, "blocks": blocks,
+        atomic_write(self.corpus / f"{sha}.case.json", inp.case.to_json())
+        meta = {"id": sha, "index": inp.index, "target": inp.case.target, "data": inp.data.hex(), "new_blocks": new, "blocks": blocks,
                 "layout": self.layout["digest"] if self.layout else None, "t": time.time()}
         atomic_write(self.corpus / f"{sha}.input.json", json.dumps(meta) + "\n")
         self.kept += 1
