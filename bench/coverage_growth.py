@@ -8,11 +8,15 @@ shadow coverage.py itself, which fuzz.backend_coverage imports.)
 For each (engine, seed, minutes): one campaign with ``--coverage`` (statements and branches
 reached, fuzz.backend_coverage) and, with ``--cost``, the same campaign without it, for the
 cost of coverage.py's tracer in results per second (the guided engine's own instrumentation,
-fuzz.edges, is on in both of its runs: its cost is measured by bench/fork_cost-style pairs,
-see the README). A campaign resumes where the last one stopped,
-so the 20- and 30-minute points continue the 10-minute one (one 30-minute run gives all
-three). Prints one row per point and a JSON line per point (for the README and notes).
-Run it on an idle machine: the two cores are the campaign's.
+fuzz.edges, is on in both of its runs: bench/edges_cost.py measures it). A campaign resumes
+where the last one stopped, so the 20- and 30-minute points continue the 10-minute one (one
+30-minute run gives all three). Prints one row per point and a JSON line per point (for the
+README and notes). Run it on an idle machine: the two cores are the campaign's.
+
+    python bench/coverage_growth.py --summarize run-seed0.log run-seed12.log
+
+reads those JSON lines back (runs of separate sessions, one seed each) and prints, per engine
+and point, the mean over seeds with the lowest and highest: the README's table.
 """
 
 from __future__ import annotations
@@ -40,6 +44,25 @@ def campaign(root: Path, seed: int, targets: list[str], workers: int, seconds: f
     return out
 
 
+def summarize(logs: list[Path]) -> None:
+    """Mean, lowest and highest over seeds per (engine, minutes); a seed run twice counts once
+    (its last line), so a rerun after a change replaces the old figure instead of averaging it in."""
+    rows: dict[tuple, dict] = {}
+    for log in logs:
+        for line in log.read_text().splitlines():
+            if line.startswith("{"):
+                row = json.loads(line)
+                rows[(row["engine"], row["minutes"], row["seed"])] = row
+    for engine, minutes in sorted({(e, m) for e, m, _ in rows}):
+        points = [r for (e, m, _), r in sorted(rows.items()) if (e, m) == (engine, minutes)]
+        parts = []
+        for key in ("statements", "bugs", "results"):
+            values = [r[key] for r in points]
+            parts.append(f"{key} {sum(values) / len(values):,.0f} ({min(values):,}-{max(values):,})")
+        seeds = ",".join(str(r["seed"]) for r in points)
+        print(f"{engine:6s} {minutes:4.0f} min, seeds {seeds}: " + ", ".join(parts))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, nargs="+", default=[10.0])
@@ -49,7 +72,11 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["random"], choices=["random", "guided"])
     ap.add_argument("--cost", action="store_true", help="also run each point without coverage (results/s cost)")
     ap.add_argument("--keep", type=Path, help="keep the campaigns under this directory (default: a temporary one)")
+    ap.add_argument("--summarize", type=Path, nargs="+", metavar="LOG",
+                    help="print the mean over seeds of these runs' JSON lines, run nothing")
     args = ap.parse_args()
+    if args.summarize:
+        return summarize(args.summarize)
     targets = list(TARGETS) if args.targets == "all" else args.targets.split(",")
     with tempfile.TemporaryDirectory(prefix="armfuzz-covbench-") as tmp:
         where = args.keep or Path(tmp)
