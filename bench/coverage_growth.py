@@ -53,8 +53,10 @@ def summarize(logs: list[Path]) -> None:
             if line.startswith("{"):
                 row = json.loads(line)
                 rows[(row["engine"], row["minutes"], row["seed"])] = row
-    for engine, minutes in sorted({(e, m) for e, m, _ in rows}):
-        points = [r for (e, m, _), r in sorted(rows.items()) if (e, m) == (engine, minutes)]
+    points_of: dict[tuple, list[dict]] = {}
+    for (engine, minutes, _), row in sorted(rows.items()):
+        points_of.setdefault((engine, minutes), []).append(row)
+    for (engine, minutes), points in points_of.items():
         parts = []
         for key in ("statements", "bugs", "results"):
             values = [r[key] for r in points]
