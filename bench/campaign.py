@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from statistics import median
 
-from fuzz import quiet_backend
 from fuzz.campaign import CampaignConfig, run_campaign
-from fuzz.generator import generate
+from fuzz.core.quiet import quiet_backend
+from fuzz.generate.generator import generate
 
 
 def saturated_rate(stamps: list[float], workers: int) -> float:
@@ -51,8 +51,8 @@ def bare_loop(seed: int, n: int, target: str) -> tuple[float, float]:
     import torch
 
     torch.set_num_threads(1)
-    from fuzz import compat
-    from fuzz.pipeline import run_case
+    from fuzz.judge import compat
+    from fuzz.judge.pipeline import run_case
 
     compat.arm()
     stamps = []
@@ -96,7 +96,7 @@ def subprocess_per_case(seed: int, n: int, target: str) -> float:
             paths.append(p)
         t0 = time.monotonic()
         for p in paths:
-            subprocess.run([sys.executable, "-m", "fuzz.cli", "run", str(p), "--target", target], capture_output=True)
+            subprocess.run([sys.executable, "-m", "fuzz.views.cli", "run", str(p), "--target", target], capture_output=True)
         return time.monotonic() - t0
 
 

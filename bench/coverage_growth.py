@@ -1,14 +1,14 @@
 """Statements of executorch/backends/arm a campaign reaches, per engine, and what measuring costs.
 
 (Not named coverage.py: as the script run, its directory comes first on sys.path and it would
-shadow coverage.py itself, which fuzz.backend_coverage imports.)
+shadow coverage.py itself, which fuzz.execution.backend_coverage imports.)
 
     python bench/coverage_growth.py --engines random guided --minutes 10 20 30 --seeds 0 1 2 --targets all --workers 2
 
 For each (engine, seed, minutes): one campaign with ``--coverage`` (statements and branches
-reached, fuzz.backend_coverage) and, with ``--cost``, the same campaign without it, for the
+reached, fuzz.execution.backend_coverage) and, with ``--cost``, the same campaign without it, for the
 cost of coverage.py's tracer in results per second (the guided engine's own instrumentation,
-fuzz.edges, is on in both of its runs: bench/edges_cost.py measures it). A campaign resumes
+fuzz.execution.edges, is on in both of its runs: bench/edges_cost.py measures it). A campaign resumes
 where the last one stopped, so the 20- and 30-minute points continue the 10-minute one (one
 30-minute run gives all three). Prints one row per point and a JSON line per point (for the
 README and notes). Run it on an idle machine: the two cores are the campaign's.
@@ -26,9 +26,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from fuzz.backend_coverage import CampaignCoverage
 from fuzz.campaign import CampaignConfig, run_campaign
-from fuzz.targets import TARGETS
+from fuzz.core.targets import TARGETS
+from fuzz.execution.backend_coverage import CampaignCoverage
 
 
 def campaign(root: Path, seed: int, targets: list[str], workers: int, seconds: float, coverage: bool, engine: str) -> dict:

@@ -1,4 +1,4 @@
-"""What the guided engine's instrumentation (fuzz.edges) costs a case, paired on the same cases.
+"""What the guided engine's instrumentation (fuzz.execution.edges) costs a case, paired on the same cases.
 
     python bench/edges_cost.py --cases 12 --targets tosa-int ethos-u55-128
 
@@ -15,13 +15,13 @@ import json
 import os
 import time
 
-from fuzz import quiet_backend
+from fuzz.core.quiet import quiet_backend
 
 
 def forked(case) -> float:
     """Wall seconds of ``case`` run in a child forked from this process (its blocks counted)."""
-    from fuzz import edges
-    from fuzz.pipeline import run_case
+    from fuzz.execution import edges
+    from fuzz.judge.pipeline import run_case
 
     r, w = os.pipe()
     t0 = time.monotonic()
@@ -51,9 +51,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from fuzz import compat, edges
-    from fuzz.generator import generate
-    from fuzz.worker import warm_up
+    from fuzz.execution import edges
+    from fuzz.execution.worker import warm_up
+    from fuzz.generate.generator import generate
+    from fuzz.judge import compat
 
     compat.arm()
     warm_up(args.targets)

@@ -5,7 +5,7 @@
     python bench/fork_cost.py --mode gc --cases 16
 
 ``fork`` runs each case in a child forked from a warm process set up exactly like a worker
-(fuzz.worker: warm-up lowering, frozen heap, the child's GC threshold); ``inproc`` runs the
+(fuzz.execution.worker: warm-up lowering, frozen heap, the child's GC threshold); ``inproc`` runs the
 cases in the warm process itself, like a bare loop, so later cases inherit the caches the
 earlier ones filled. Run the two as separate commands and compare the printed sums; the
 host's speed drifts by up to 20% over minutes, so for a fair pair run them at the same time,
@@ -29,7 +29,7 @@ import os
 import resource
 import time
 
-from fuzz import quiet_backend
+from fuzz.core.quiet import quiet_backend
 
 #: variant -> the child's GC setting (the parent's heap is frozen in all but the first)
 VARIANTS = {"not-frozen": None, "frozen": None, "frozen+threshold": "threshold", "frozen+gc-off": "off"}
@@ -37,8 +37,8 @@ VARIANTS = {"not-frozen": None, "frozen": None, "frozen+threshold": "threshold",
 
 def forked(case, child_gc: str | None = None) -> tuple[float, float, dict]:
     """(wall s, peak RSS MB, child rusage figures) of ``case`` run in a forked child."""
-    from fuzz.pipeline import run_case
-    from fuzz.worker import CHILD_GC_THRESHOLD
+    from fuzz.execution.worker import CHILD_GC_THRESHOLD
+    from fuzz.judge.pipeline import run_case
 
     t0 = time.monotonic()
     pid = os.fork()
@@ -54,7 +54,7 @@ def forked(case, child_gc: str | None = None) -> tuple[float, float, dict]:
 
 
 def in_process(case) -> tuple[float, dict]:
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
     run_case(case)
@@ -75,9 +75,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from fuzz import compat
-    from fuzz.generator import generate
-    from fuzz.worker import freeze_heap, warm_up
+    from fuzz.execution.worker import freeze_heap, warm_up
+    from fuzz.generate.generator import generate
+    from fuzz.judge import compat
 
     compat.arm()
     warm_up([args.target])

@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 from fuzz.campaign import CampaignConfig, list_bugs, parse_budget, run_campaign
-from fuzz.targets import parse_targets
+from fuzz.core.targets import parse_targets
 from reducer.shrink import Budget
 from reducer.workflow import reduce_pending_bugs
-
 
 #: What reducing a bug writes into its directory (reducer.workflow.process_bucket).
 _REDUCTION_PRODUCTS = ("reduction.json", "reduced.case.json", "reduced.outcome.json", "repro.py", "verification.json",

@@ -22,10 +22,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from fuzz import compat, quiet_backend
-from fuzz.generator import generate
-from fuzz.pool import WorkerPool, run_cases
-from fuzz.targets import parse_targets
+from fuzz.core.quiet import quiet_backend
+from fuzz.core.targets import parse_targets
+from fuzz.execution.pool import WorkerPool, run_cases
+from fuzz.generate.generator import generate
+from fuzz.judge import compat
 
 
 def main() -> None:
@@ -85,7 +86,7 @@ def main() -> None:
 
 def overhead(cases) -> None:
     """Sum of ``lower`` seconds over the same cases with and without debug locations."""
-    from fuzz import pipeline
+    from fuzz.judge import pipeline
 
     quiet_backend()
     real = compat.record_debug_locations

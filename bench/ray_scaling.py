@@ -30,7 +30,7 @@ NODE = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stat
 def campaign(address: str, root: Path, args) -> tuple[float, float]:
     """(whole wall seconds, results per second from the first result to the last)."""
     t0 = time.monotonic()
-    subprocess.run([sys.executable, "-m", "fuzz.cli", "fuzz", "--ray", address, "--seed", str(args.seed), "--cases", str(args.cases),
+    subprocess.run([sys.executable, "-m", "fuzz.views.cli", "fuzz", "--ray", address, "--seed", str(args.seed), "--cases", str(args.cases),
                     "--targets", args.targets, "--campaign", str(root), "--no-reduce", "--no-steer", "--json"],
                    check=True, capture_output=True, cwd=Path(__file__).resolve().parent.parent, env=ENV)
     wall = time.monotonic() - t0

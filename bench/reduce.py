@@ -15,11 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
-from fuzz import envs, quiet_backend
-from fuzz.case import Case, Node, TensorSpec
-from fuzz.corpus import observed
-from fuzz.errors import CaseError
-from fuzz.pool import ReleasePool
+from fuzz.core.errors import CaseError
+from fuzz.core.quiet import quiet_backend
+from fuzz.execution import envs
+from fuzz.execution.pool import ReleasePool
+from fuzz.generate.case import Case, Node, TensorSpec
+from fuzz.replay.corpus import observed
 from reducer.shrink import Budget, Reducer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Evidence for the numerics tolerances in fuzz/oracle.py.
+"""Evidence for the numerics tolerances in fuzz/judge/oracle.py.
 
 Runs generated cases on the executing TOSA targets and prints, per case, the max and mean
 error in output LSB, then the distribution. Re-run after changing the generator or
@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from fuzz import quiet_backend
-from fuzz.generator import generate
-from fuzz.pipeline import run_case
+from fuzz.core.quiet import quiet_backend
+from fuzz.generate.generator import generate
+from fuzz.judge.pipeline import run_case
 
 
 def main() -> None:

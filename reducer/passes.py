@@ -13,12 +13,13 @@ import copy
 import math
 from typing import Any, Callable, Iterator
 
-from fuzz import recipes, target_options
-from fuzz.case import Case, TensorSpec
-from fuzz.errors import CaseError
-from fuzz.ops import get_op
-from fuzz.ops.base import numel
-from fuzz.targets import TARGETS
+from fuzz.core import target_options
+from fuzz.core.errors import CaseError
+from fuzz.core.targets import TARGETS
+from fuzz.generate import recipes
+from fuzz.generate.case import Case, TensorSpec
+from fuzz.generate.ops import get_op
+from fuzz.generate.ops.base import numel
 
 Candidate = tuple[str, Case]
 Pass = Callable[[Case], Iterator[Candidate]]

@@ -13,14 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fuzz import target_options
-from fuzz.bugs import bug_key
-from fuzz.case import Case
-from fuzz.codegen import template_env
-from fuzz.corpus import observed
-from fuzz.outcome import Outcome
-from fuzz.regimes import REGIMES
-from fuzz.targets import TARGETS
+from fuzz.core import target_options
+from fuzz.core.targets import TARGETS
+from fuzz.generate.case import Case
+from fuzz.generate.codegen import template_env
+from fuzz.generate.focus import REGIMES
+from fuzz.judge.outcome import Outcome
+from fuzz.replay.corpus import observed
+from fuzz.triage.bugs import bug_key
 from reducer.shrink import same_bug
 
 
@@ -82,7 +82,7 @@ def _valid(case: Case) -> bool:
 def judge_controls(controls: list[Control], outcomes: list[Outcome], signature: str,
                    bug: dict[str, Any] | None = None) -> list[Control]:
     """Each control's outcome, whether it is the same bug (the same signature after the
-    target, or the same bug key: the campaign's own grouping, fuzz.bugs), and, for a campaign
+    target, or the same bug key: the campaign's own grouping, fuzz.triage.bugs), and, for a campaign
     bug (its meta.json, with the campaign's targets), whether the campaign saw it on the
     control's target."""
     key = bug_key(signature)

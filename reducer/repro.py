@@ -3,7 +3,7 @@
 The script needs only torch and executorch: the model source is the same template the
 fuzzer executes (templates/model.py.j2), the tensor recipes and the LSB oracle are carried
 as source (``inspect.getsource``: one implementation, no twin to drift), and every value
-from the case goes through :func:`fuzz.ops.py` or :func:`comment`, so a case file cannot put
+from the case goes through :func:`fuzz.generate.ops.py` or :func:`comment`, so a case file cannot put
 code into the script. A repro counts only if a fresh ``python repro.py`` fails with the same
 signature (syzkaller keeps a C repro only if it crashes).
 """
@@ -20,26 +20,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz import delegation, localize, oracle, qparams, recipes, target_options, tosa_check
-from fuzz.case import Case
-from fuzz.codegen import (
+from fuzz.core import target_options
+from fuzz.core.errors import CaseError
+from fuzz.core.targets import TARGETS
+from fuzz.generate import recipes
+from fuzz.generate.case import Case
+from fuzz.generate.codegen import (
     calibration_seeds,
     line_to_node,
     model_source,
     template_env,
     weight_assignments,
 )
-from fuzz.errors import CaseError
-from fuzz.ops import py
-from fuzz.signature import (
+from fuzz.generate.ops import py
+from fuzz.judge import delegation, localize, oracle, qparams
+from fuzz.judge.signature import (
     crash_signature,
-    invalid_tosa_signature,
     frames_of,
+    invalid_tosa_signature,
     locate_frames,
     numerics_verdict,
     root_cause,
 )
-from fuzz.targets import TARGETS
+from fuzz.judge.tosa import reader as tosa_reader
+from fuzz.judge.tosa import validator as tosa_validator
 
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+[\w.+-]*$")
 
@@ -125,7 +129,7 @@ def _quant_call(q) -> tuple[str, str]:
 
 def render(case: Case, expected: str, release: str, title: str = "", filename: str = "repro.py") -> str:
     """The repro script for ``case`` on its own target and ``release`` of executorch."""
-    from fuzz import envs
+    from fuzz.execution import envs
 
     shapes = case.validate("repro")
     if not _RELEASE.match(release):
@@ -192,10 +196,10 @@ def _tensor_lines(case: Case, shapes: dict[str, Any]) -> tuple[list[tuple], list
 
 
 def _localize_source() -> str:
-    """fuzz.localize and the qparams helpers it calls, as source for the repro."""
+    """fuzz.judge.localize and the qparams helpers it calls, as source for the repro."""
     return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT") + "\n\n\n"
-            + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, tosa_check.read_graph,
-                       tosa_check._attribute, localize.NodeDivergence,
+            + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, tosa_reader.read_graph,
+                       tosa_reader._attribute, localize.NodeDivergence,
                        localize.Localization, localize.tosa_operators, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Forced,
                        localize.fusion_groups, localize.localize, localize.node_qparams_by_key))
@@ -206,7 +210,7 @@ _DELEGATION = re.compile(r"/lower/(?P<verdict>partially-delegated|spelling-not-d
 
 def _delegation_context(case: Case, expected: str) -> dict[str, Any]:
     """For a delegation verdict: the control the script lowers beside the case (built by
-    fuzz.delegation, as the oracle built it), the culprit node, and armfuzz's delegation
+    fuzz.judge.delegation, as the oracle built it), the culprit node, and armfuzz's delegation
     accounting as source."""
     m = _DELEGATION.search(expected)
     if not m:
@@ -244,18 +248,20 @@ def _delegation_context(case: Case, expected: str) -> dict[str, Any]:
 
 
 def validator_source() -> str:
-    """fuzz.tosa_check's validator as source, for invalid-tosa repros: the module from
-    :func:`tosa_check.violation_kind` to its end-of-validator marker (the vela helper after
-    it needs vela; the imports before it are in the template)."""
-    src = inspect.getsource(tosa_check)
-    start = src.index("\ndef violation_kind")
-    end = src.index("\n# -- Everything above, from violation_kind on")
-    return src[start:end].strip()
+    """The TOSA validator as source, for invalid-tosa repros: the flatbuffer reader it loads
+    graphs with (fuzz.judge.tosa.reader, from :func:`read_graph` on), then the rules
+    (fuzz.judge.tosa.validator, from :func:`violation_kind` to its end-of-validator marker).
+    The imports both need are in the template; vela's second opinion needs vela and stays out."""
+    reader = inspect.getsource(tosa_reader)
+    rules = inspect.getsource(tosa_validator)
+    start = rules.index("\ndef violation_kind")
+    end = rules.index("\n# -- Everything above, from violation_kind on")
+    return reader[reader.index("\ndef read_graph"):].strip() + "\n\n\n" + rules[start:end].strip()
 
 
 def _param_shapes(case: Case) -> dict[tuple[str, str], list[int]]:
     """Every parameter's shape, from instantiating the model (cheap; no lowering)."""
-    from fuzz.codegen import build_model
+    from fuzz.generate.codegen import build_model
 
     model, _ = build_model(case)
     return {(nid, p): list(getattr(getattr(model, nid), p).shape) for nid, p, _, _ in weight_assignments(case)}

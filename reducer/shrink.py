@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fuzz.case import Case
-from fuzz.corpus import observed
-from fuzz.errors import CaseError
-from fuzz.outcome import Outcome
+from fuzz.core.errors import CaseError
+from fuzz.generate.case import Case
+from fuzz.judge.outcome import Outcome
+from fuzz.replay.corpus import observed
 from reducer.passes import PASSES, cost, prune
 
 #: Runs a batch of cases (in parallel where it can) and returns their outcomes in order.

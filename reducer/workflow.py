@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from fuzz import envs
-from fuzz.case import Case
-from fuzz.corpus import observed
-from fuzz.errors import CaseError
-from fuzz.fsutil import atomic_write
-from fuzz.outcome import Outcome
-from fuzz.pool import ReleasePool
+from fuzz.core.errors import CaseError
+from fuzz.core.fsutil import atomic_write
+from fuzz.execution import envs
+from fuzz.execution.pool import ReleasePool
+from fuzz.generate.case import Case
+from fuzz.judge.outcome import Outcome
+from fuzz.replay.corpus import observed
 from reducer import repro
 from reducer.report import Control, control_cases, judge_controls, render_report
 from reducer.shrink import Budget, Reducer, Step
@@ -112,7 +112,7 @@ def report_source(out: Path, session: ReleasePool, bisection_md: str = "", contr
 
 
 def _bug_meta(out: Path) -> dict[str, Any] | None:
-    """A campaign bug's meta.json (fuzz.bugs) when ``out`` is a bug directory, with the
+    """A campaign bug's meta.json (fuzz.triage.bugs) when ``out`` is a bug directory, with the
     targets its campaign ran (``campaign_targets``) when campaign.json is two levels up."""
     try:
         meta = json.loads((out / "meta.json").read_text())
@@ -181,7 +181,7 @@ def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget, release: s
     per bug as it is done."""
     import time
 
-    from fuzz.targets import TARGETS
+    from fuzz.core.targets import TARGETS
 
     todo = pending_bugs(campaign)
     if not todo:
@@ -201,7 +201,7 @@ def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget, release: s
 
 
 def pending_bugs(campaign: Path) -> list[Path]:
-    """Directories of the campaign's current bugs (fuzz.bugs; not those merged into another
+    """Directories of the campaign's current bugs (fuzz.triage.bugs; not those merged into another
     since) that have no report yet, oldest first."""
     from fuzz.campaign import CampaignError, list_bugs
 

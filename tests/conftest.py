@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.case import Case
+from fuzz.generate.case import Case
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CASE = ROOT / "corpus" / "seed-000-rewriteconv" / "case.json"

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from fuzz.backend_coverage import CampaignCoverage, key_of, subpackage, summarize
 from fuzz.campaign import CampaignConfig, run_campaign
+from fuzz.execution.backend_coverage import CampaignCoverage, key_of, subpackage, summarize
 
 
 def test_paths_are_keyed_below_the_backend_whatever_the_venv():

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fuzz.bugs import bug_id, bug_key, bug_title, group
-from fuzz.campaign import Bucket, CampaignDir, CampaignError, _record, list_bugs
-from fuzz.cli import app
-from fuzz.generator import generate
-from fuzz.targets import TARGETS
+from fuzz.campaign import Bucket, CampaignDir, CampaignError, list_bugs
+from fuzz.campaign.loop import _record
+from fuzz.core.targets import TARGETS
+from fuzz.generate.generator import generate
+from fuzz.triage.bugs import bug_id, bug_key, bug_title, group
+from fuzz.views.cli import app
 from reducer.workflow import pending_bugs
 from tests.conftest import ROOT
 
@@ -60,7 +61,7 @@ def test_different_passes_tools_and_culprits_stay_different_bugs():
 
 
 def test_every_target_has_a_cost_rank():
-    from fuzz.bugs import TARGET_COST_ORDER
+    from fuzz.triage.bugs import TARGET_COST_ORDER
 
     assert sorted(TARGET_COST_ORDER) == sorted(TARGETS)
 
@@ -258,8 +259,8 @@ def test_a_real_campaign_lists_fewer_bugs_than_buckets(tmp_path):
 
 def test_a_bug_report_marks_the_campaign_targets_and_lists_buckets_and_linked_cases():
     """Rendering only: the outcomes are what the control runs printed, the bug its meta.json."""
-    from fuzz.case import Case
-    from fuzz.outcome import Outcome
+    from fuzz.generate.case import Case
+    from fuzz.judge.outcome import Outcome
     from reducer.report import control_cases, judge_controls, render_report
     from tests.conftest import SEED_CASE
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from fuzz import edges
-from fuzz.bytecase import decode
-from fuzz.generator import OP_WEIGHTS
-from fuzz.targets import TARGETS
+from fuzz.core.targets import TARGETS
+from fuzz.execution import edges
+from fuzz.generate.bytecase import decode
+from fuzz.generate.generator import OP_WEIGHTS
 
 
 def _inputs(n: int, length: int = 256) -> list[bytes]:
@@ -61,7 +61,7 @@ def test_block_bitmaps_round_trip():
 
 
 def test_mutations_keep_a_prefix_or_start_afresh_and_stay_in_bounds():
-    from fuzz.guided_driver import SEED_LEN, mutate
+    from fuzz.campaign.engines.guided_driver import SEED_LEN, mutate
 
     data = bytes(range(200))
     kinds = set()
@@ -81,7 +81,7 @@ def test_mutations_keep_a_prefix_or_start_afresh_and_stay_in_bounds():
 
 
 def test_the_first_byte_names_the_target_and_the_rest_the_case():
-    from fuzz.bytecase import target_of
+    from fuzz.generate.bytecase import target_of
 
     targets = list(TARGETS)
     data = bytes(range(1, 120))

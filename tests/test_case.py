@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from fuzz.case import Case
-from fuzz.errors import CaseError
+from fuzz.core.errors import CaseError
+from fuzz.generate.case import Case
 
 
 def test_seed_case_round_trips_byte_for_byte(seed_case):

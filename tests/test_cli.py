@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from fuzz.cli import app
+from fuzz.views.cli import app
 from tests.conftest import SEED_CASE
 
 runner = CliRunner()

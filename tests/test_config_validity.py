@@ -11,13 +11,13 @@ import dataclasses
 
 import pytest
 
-from fuzz import targets
-from fuzz.case import Case, Node, QuantConfig, TensorSpec
-from fuzz.config_rules import rejected
-from fuzz.errors import CaseError
-from fuzz.generator import generate
-from fuzz.outcome import FAILURES
-from fuzz.targets import TARGETS
+from fuzz.core import targets
+from fuzz.core.config_rules import rejected
+from fuzz.core.errors import CaseError
+from fuzz.core.targets import TARGETS
+from fuzz.generate.case import Case, Node, QuantConfig, TensorSpec
+from fuzz.generate.generator import generate
+from fuzz.judge.outcome import FAILURES
 
 CONV = {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "groups": 1, "bias": True,
         "padding_mode": "zeros"}
@@ -113,7 +113,7 @@ def test_config_rule_is_narrow():
 def test_registry_mirrors_executorchs_spec_objects(target):
     """Target.extensions / spec_for are hand-declared so the registry imports without torch;
     executorch's TosaSpecification of each compile spec must agree, both ways."""
-    from fuzz import compat
+    from fuzz.judge import compat
 
     t = TARGETS[target]
     base = compat.compile_spec(t, QuantConfig()).tosa_spec
@@ -130,7 +130,7 @@ def test_registry_mirrors_executorchs_spec_objects(target):
 @pytest.mark.pipeline
 @pytest.mark.parametrize("target", ["tosa-int", "vgf-int", "ethos-u55-128"])
 def test_a8w4_conv_lowers_on_a_spec_with_int4(target):
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     o = run_case(_conv(target))
     assert "+int4" in o.spec and "dtype=INT4" not in o.message, (o.status, o.spec, o.signature)
@@ -141,7 +141,7 @@ def test_a8w4_conv_lowers_on_a_spec_with_int4(target):
 def test_a16w8_ignores_the_a8w4_weight_range():
     """Why four_bit_weights needs int8 activations: with a16w8 executorch keeps 8-bit
     weights, so the spec without int4 lowers (INT4 tensors would be refused there)."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     o = run_case(_conv("tosa-int16", QuantConfig(activations="int16", weight_qmin=-7, weight_qmax=7)))
     assert o.spec == "TOSA-1.0+INT+int16", o.spec
@@ -152,7 +152,7 @@ def test_a16w8_ignores_the_a8w4_weight_range():
 def test_a8w4_without_int4_is_rejected_config_not_a_bug(monkeypatch):
     """What earlier armfuzz did (a8w4 on TOSA-1.0+INT): executorch refuses INT4 tensors there.
     The spec is forced back to the target's own; the lowering is real."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     monkeypatch.setattr(targets.Target, "spec_for", lambda self, four_bit: self.tosa_spec)
     o = run_case(_conv("tosa-int"))
@@ -170,7 +170,7 @@ def test_run_shows_rejected_config_and_exits_0(monkeypatch, tmp_path):
 
     from typer.testing import CliRunner
 
-    from fuzz.cli import app
+    from fuzz.views.cli import app
 
     monkeypatch.setattr(targets.Target, "spec_for", lambda self, four_bit: self.tosa_spec)
     path = tmp_path / "a8w4.case.json"
@@ -183,8 +183,8 @@ def test_run_shows_rejected_config_and_exits_0(monkeypatch, tmp_path):
 def test_steering_never_aims_at_a_regime_the_target_cannot_reach():
     """tosa-int16 runs a16w8, whose config ignores the weight range: a8w4 can never be hit
     there, and a least-covered steering would aim at it forever."""
-    from fuzz.campaign import applicable_regimes
-    from fuzz.targets import TARGETS
+    from fuzz.core.targets import TARGETS
+    from fuzz.generate.focus import applicable_regimes
 
     assert "config-a8w4" not in applicable_regimes("tosa-int16")
     for name, t in TARGETS.items():

@@ -9,10 +9,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from fuzz.cli import app
-from fuzz.corpus import FAILING, classify, load_corpus
-from fuzz.outcome import Outcome
-from fuzz.pipeline import run_case
+from fuzz.judge.outcome import Outcome
+from fuzz.judge.pipeline import run_case
+from fuzz.replay.corpus import FAILING, classify, load_corpus
+from fuzz.views.cli import app
 from tests.conftest import ROOT, sub_case
 
 RELEASE = importlib.metadata.version("executorch")
@@ -67,8 +67,8 @@ def test_replay_reports_fixed_and_fails_on_a_changed_signature(tmp_path, seed_ca
 
 
 def test_corpus_add_carries_the_bucket_and_its_reduction_products(tmp_path):
-    from fuzz.case import Case
-    from fuzz.corpus import REDUCTION_PRODUCTS, add_from_bucket
+    from fuzz.generate.case import Case
+    from fuzz.replay.corpus import REDUCTION_PRODUCTS, add_from_bucket
 
     bucket = tmp_path / "buckets" / "abc"
     bucket.mkdir(parents=True)

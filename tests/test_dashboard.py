@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from fuzz.cli import app
-from fuzz.dashboard import series, write_dashboard
-from fuzz.targets import TARGETS
+from fuzz.core.targets import TARGETS
+from fuzz.views.cli import app
+from fuzz.views.dashboard import series, write_dashboard
 
 CLAMP = "{t}/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
 RELU = "{t}/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)"
@@ -38,7 +38,7 @@ def _campaign(root: Path, n: int = 60) -> None:
                                  "status": status, "signature": sig, "nodes": 3, "release": "1.5.1", "python": "/x/python",
                                  "regimes": ["act-nonfuseable", f"config-{k % 4}"], "wall": 2.0, "t": 1000.0 + 3 * k}))
     (root / "events.jsonl").write_text("\n".join(lines) + "\n")
-    # the growth record a --coverage campaign keeps (fuzz.backend_coverage)
+    # the growth record a --coverage campaign keeps (fuzz.execution.backend_coverage)
     (root / "coverage").mkdir()
     points = [{"t": 30.0 * i, "wall": 0.0, "results": 10 * i, "statements": 9000 + 400 * i - 20 * i * i} for i in range(1, 7)]
     (root / "coverage" / "growth.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from fuzz.case import Case, Node, TensorSpec
-from fuzz.delegation import canonical_spelling, control_case, respelled_case
+from fuzz.generate.case import Case, Node, TensorSpec
+from fuzz.judge.delegation import canonical_spelling, control_case, respelled_case
 
 CONV = {"out_channels": 4, "kernel_size": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True,
         "padding_mode": "zeros"}
@@ -57,7 +57,7 @@ def test_controls_change_one_thing_each():
 
 @pytest.mark.pipeline
 def test_an_alias_spelling_left_on_the_cpu_is_a_finding_and_the_canonical_one_passes():
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     got = run_case(_conv_sub_relu("subtract"), "tosa-int")
     assert got.status == "spelling-not-delegated" and got.signature == SUB_SPELLED_SUBTRACT, got.message
@@ -74,7 +74,7 @@ def test_an_alias_spelling_left_on_the_cpu_is_a_finding_and_the_canonical_one_pa
 def test_an_op_the_backend_never_takes_is_not_a_finding():
     """conv_transpose2d with dilation 2 is outside executorch's support check
     (operator_support/convolution_support.py): on the CPU alone too, so by design."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     params = {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 0, "output_padding": 0, "groups": 1,
               "dilation": 2, "bias": True}

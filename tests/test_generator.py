@@ -6,11 +6,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz.case import Case
-from fuzz.codegen import build_model, calibration_data
-from fuzz.generator import generate
-from fuzz.regimes import REGIMES
-from fuzz.targets import TARGETS
+from fuzz.core.targets import TARGETS
+from fuzz.generate.case import Case
+from fuzz.generate.codegen import build_model, calibration_data
+from fuzz.generate.focus import REGIMES
+from fuzz.generate.generator import generate
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import edges
-from fuzz.bytecase import decode, input_id, target_of
 from fuzz.campaign import CampaignConfig, CampaignDir, CampaignError, run_campaign
-from fuzz.case import Case
+from fuzz.execution import edges
+from fuzz.generate.bytecase import decode, input_id, target_of
+from fuzz.generate.case import Case
 
 pytestmark = pytest.mark.pipeline
 TARGETS = ["tosa-int", "tosa-int-fp"]

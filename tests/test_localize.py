@@ -7,10 +7,10 @@ import importlib.metadata
 
 import pytest
 
-from fuzz.case import Case
-from fuzz.localize import _parse_dump, fusion_groups
-from fuzz.outcome import FAILURES
-from fuzz.signature import culprit_label, numerics_verdict
+from fuzz.generate.case import Case
+from fuzz.judge.localize import _parse_dump, fusion_groups
+from fuzz.judge.outcome import FAILURES
+from fuzz.judge.signature import culprit_label, numerics_verdict
 from tests.conftest import ROOT
 
 EXECUTORCH = importlib.metadata.version("executorch")
@@ -28,7 +28,7 @@ def test_wrong_relu_before_a_cat_is_named_not_the_conv_where_it_shows(seed_case)
     """conv -> relu -> cat(relu, y) -> conv: 1.5.1 lets the non-fuseable relu's negative
     values through. The output conv is off by several LSB, but only from its input: the
     localisation names the relu (fused with its conv) as the culprit."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     o = run_case(seed_case, "tosa-int-fp")
     rows = _rows(o)
@@ -48,7 +48,7 @@ def test_wrong_relu_before_a_cat_is_named_not_the_conv_where_it_shows(seed_case)
 def test_pooling_rounding_amplified_by_the_next_conv_is_not_a_bug():
     """conv -> avg_pool -> conv, 2 LSB off at the output with mean +0.08: avg_pool rounds by
     at most 1 LSB and the second conv is exact from its lowered input."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     o = run_case(Case.load(AVGPOOL_CASE), "tosa-int-fp")
     rows = _rows(o)
@@ -62,7 +62,7 @@ def test_pooling_rounding_amplified_by_the_next_conv_is_not_a_bug():
 @pytest.mark.pipeline
 @on_1_5_1
 def test_the_corpus_numerics_entries_localise_to_their_relu():
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     case = Case.load(ROOT / "corpus" / "relu-nonfuseable-unclamped" / "reduced.case.json")
     o = run_case(case, "tosa-int")

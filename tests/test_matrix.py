@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz import envs, matrix
-from fuzz.case import Case
-from fuzz.corpus import load_corpus, replay
+from fuzz.execution import envs
+from fuzz.generate.case import Case
+from fuzz.replay import matrix
+from fuzz.replay.corpus import load_corpus, replay
 from reducer.repro import render, verify
 from tests.conftest import ROOT, SEED_CASE
 
@@ -26,7 +27,7 @@ def old_release() -> str:
 
 
 def test_unknown_or_missing_release_is_a_one_line_error(monkeypatch, tmp_path):
-    from fuzz.errors import CaseError
+    from fuzz.core.errors import CaseError
 
     with pytest.raises(CaseError, match="not in the version matrix; supported: 1.1.0"):
         envs.release("1.0.1")
@@ -76,7 +77,7 @@ def test_fuzz_on_an_old_release_records_it_and_finds_the_seed_crash(old_release,
 
     from typer.testing import CliRunner
 
-    from fuzz.cli import app
+    from fuzz.views.cli import app
 
     camp = tmp_path / "c"
     # Seed 71's case 0, steered as a fresh campaign steers it (generator version 2): a conv ->
@@ -98,7 +99,7 @@ def test_an_interpreter_without_torch_is_a_one_line_error(tmp_path):
 
     from typer.testing import CliRunner
 
-    from fuzz.cli import app
+    from fuzz.views.cli import app
 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
     res = CliRunner().invoke(app, ["fuzz", "--python", str(tmp_path / "bare" / "bin" / "python"), "--cases", "1",

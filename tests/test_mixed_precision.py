@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from fuzz.case import Case
-from fuzz.errors import CaseError
-from fuzz.generator import generate
+from fuzz.core.errors import CaseError
+from fuzz.generate.case import Case
+from fuzz.generate.generator import generate
 from reducer.passes import cost, prune, simplify_quant
 from tests.conftest import SEED_CASE
 
@@ -79,7 +79,7 @@ def test_one_int16_module_in_an_int8_graph_lowers_and_its_repro_sets_the_same_mo
     """The seed graph on ethos-u55-128 with only conv2 at int16: the quantizer gives conv2's
     output int16 qparams and leaves the rest int8; the repro script says set_module_name and,
     in a fresh process, shows the same verdict."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
     from reducer.repro import render, verify
 
     case = _mixed("ethos-u55-128", {"conv2": "int16"})

@@ -6,7 +6,7 @@ import operator
 
 import torch
 
-from fuzz import oracle
+from fuzz.judge import oracle
 
 Q = {"scale": 0.1, "zp": 0, "qmin": -127, "qmax": 127}
 

@@ -10,9 +10,9 @@ import importlib.metadata
 
 import pytest
 
-from fuzz.case import Case, Node, TensorSpec
-from fuzz.pipeline import run_case
-from fuzz.targets import TARGETS
+from fuzz.core.targets import TARGETS
+from fuzz.generate.case import Case, Node, TensorSpec
+from fuzz.judge.pipeline import run_case
 from tests.conftest import sub_case
 
 pytestmark = pytest.mark.pipeline
@@ -146,8 +146,8 @@ def test_linear_after_flatten_is_delegated():
 def test_overrunning_case_is_a_timeout_and_leaves_the_process_that_ran_it_sound(seed_case):
     """The deadline is the forked child's kill, so nothing of the overrun case can leak into
     the process that goes on (an in-process alarm once left torch half-imported)."""
-    from fuzz.outcome import Outcome
-    from fuzz.worker import run_job
+    from fuzz.execution.worker import run_job
+    from fuzz.judge.outcome import Outcome
 
     first = run_case(seed_case, "tosa-int")
     result = run_job({"case": seed_case.to_dict(), "target": "tosa-int", "timeout": 0.3})

@@ -68,7 +68,7 @@ def cluster():
 def test_a_campaign_on_two_nodes_survives_a_killed_node(cluster, tmp_path):
     address, second_raylet = cluster
     camp = tmp_path / "camp"
-    cmd = [sys.executable, "-m", "fuzz.cli", "fuzz", "--ray", address, "--seed", "5", "--cases", str(CASES),
+    cmd = [sys.executable, "-m", "fuzz.views.cli", "fuzz", "--ray", address, "--seed", "5", "--cases", str(CASES),
            "--targets", ",".join(TARGETS), "--campaign", str(camp), "--no-reduce", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
     events = camp / "events.jsonl"
@@ -90,7 +90,7 @@ def test_a_campaign_on_two_nodes_survives_a_killed_node(cluster, tmp_path):
 def test_ray_missing_or_python_with_ray_is_a_one_line_error(tmp_path):
     from typer.testing import CliRunner
 
-    from fuzz.cli import app
+    from fuzz.views.cli import app
 
     res = CliRunner().invoke(app, ["fuzz", "--ray", "auto", "--python", sys.executable, "--cases", "1",
                                    "--campaign", str(tmp_path / "c"), "--no-reduce"])

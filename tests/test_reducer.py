@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from fuzz.case import Case, Node, TensorSpec
-from fuzz.outcome import Outcome
+from fuzz.generate.case import Case, Node, TensorSpec
+from fuzz.judge.outcome import Outcome
 from reducer.passes import PASSES, cost, prune
 from reducer.shrink import Budget, Reducer, same_bug
 from tests.conftest import ROOT
@@ -102,7 +102,7 @@ def test_same_bug_across_targets_only_when_allowed():
 def test_reduces_a_live_executorch_crash():
     """Real lowering on the installed executorch: clamp(min > max) crashes ExirToTosaPass on
     1.5.1. Grown to 7 nodes around it, the reducer must get back to the clamp alone."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     conv = {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "groups": 1, "bias": True,
             "padding_mode": "zeros"}

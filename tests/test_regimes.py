@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.ao.quantization.fx._decomposed  # noqa: F401  (registers quantized_decomposed ops)
 
-from fuzz.case import Case, Node, QuantConfig, TensorSpec
-from fuzz.codegen import MODEL_FILENAME
-from fuzz.regimes import Facts, classify, extract_facts
+from fuzz.generate.case import Case, Node, QuantConfig, TensorSpec
+from fuzz.generate.codegen import MODEL_FILENAME
+from fuzz.judge.regimes import Facts, classify, extract_facts
 
 QD = torch.ops.quantized_decomposed
 CONV = {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}

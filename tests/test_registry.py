@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fuzz.case import Case, Node, TensorSpec
-from fuzz.codegen import build_model, calibration_data
-from fuzz.ops import all_ops
-from fuzz.surface import single_op_case
+from fuzz.generate.case import Case, Node, TensorSpec
+from fuzz.generate.codegen import build_model, calibration_data
+from fuzz.generate.ops import all_ops
+from fuzz.views.surface import single_op_case
 
 OPS = sorted(all_ops())
 

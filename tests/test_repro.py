@@ -15,9 +15,9 @@ import sys
 
 import pytest
 
-from fuzz.case import Case, Node, TensorSpec
-from fuzz.errors import CaseError
-from fuzz.outcome import Outcome
+from fuzz.core.errors import CaseError
+from fuzz.generate.case import Case, Node, TensorSpec
+from fuzz.judge.outcome import Outcome
 from reducer.report import Control, render_report
 from reducer.repro import render, signature_from_run, verify
 from tests.conftest import ROOT, SEED_CASE
@@ -125,7 +125,7 @@ def _clamp_case() -> Case:
 
 @pytest.mark.pipeline
 def test_repro_of_a_live_crash_verifies_in_a_fresh_process():
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     case = _clamp_case()
     o = run_case(case)
@@ -147,9 +147,9 @@ def test_repro_that_does_not_fail_is_not_verified():
 @pytest.mark.pipeline
 @pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="numerics bug measured on 1.5.1")
 def test_numerics_repro_localises_in_a_fresh_process_and_names_the_same_culprit():
-    """The repro carries the localisation (fuzz.localize as source): run alone, it prints the
+    """The repro carries the localisation (fuzz.judge.localize as source): run alone, it prints the
     per-node table and the verifier recovers the culprit-named signature from it."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     case = Case.load(ROOT / "corpus" / "relu-nonfuseable-unclamped" / "reduced.case.json")
     o = run_case(case)
@@ -166,7 +166,7 @@ def test_ethos_u_numerics_repro_runs_the_graph_vela_got_in_a_fresh_process():
     """On Ethos-U the repro cannot run vela's output either: it runs the TOSA graph executorch
     dumped for vela, found by the delegate's tag, and shows the same culprit. The case's
     compile-spec options are in the script's compile spec."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     base = Case.load(ROOT / "corpus" / "relu-qmin127-fused" / "reduced.case.json").with_target("ethos-u55-128")
     case = Case.from_dict({**base.to_dict(), "options": {"accelerator": "ethos-u55-64", "optimise": "Size"}})
@@ -183,9 +183,9 @@ def test_ethos_u_numerics_repro_runs_the_graph_vela_got_in_a_fresh_process():
 @pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="invalid graph measured on 1.5.1")
 def test_invalid_tosa_repro_carries_the_validator_and_verifies_on_tosa_and_ethos_u():
     """An invalid-tosa verdict comes from armfuzz's static check, not from an exception, so the
-    script must carry the check (fuzz.tosa_check as source) to show it: on a TOSA target from
+    script must carry the check (fuzz.judge.tosa.validator as source) to show it: on a TOSA target from
     the delegate's graph, on Ethos-U from the graph executorch dumped before vela ran."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     base = Case.load(ROOT / "tests" / "data" / "cat-same-tensor-conv.case.json")
     for target in ("tosa-int", "ethos-u85-256"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from fuzz.signature import crash_signature, locate, normalise_message, raised_in_harness
+from fuzz.judge.signature import crash_signature, locate, normalise_message, raised_in_harness
 
 
 def test_seed_message_normalises_to_the_documented_signature():
@@ -79,7 +79,7 @@ def test_locate_attributes_vela_failures_to_the_compile_stage():
 
 
 def test_harness_frames_are_recognised():
-    from fuzz import signature
+    from fuzz.judge import signature
 
     tb = _traceback_from(signature.__file__, "FoldSomethingPass().call()")
     assert raised_in_harness(tb) is True

@@ -1,4 +1,4 @@
-"""fuzz.strategies: Hypothesis strategies over valid Cases, with filters, and shrinking that
+"""fuzz.generate.strategies: Hypothesis strategies over valid Cases, with filters, and shrinking that
 works on the graph (not on a seed)."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 
-from fuzz.case import Case
-from fuzz.campaign import applicable_regimes
-from fuzz.generator import OP_WEIGHTS
-from fuzz.strategies import cases
-from fuzz.targets import TARGETS
+from fuzz.core.targets import TARGETS
+from fuzz.generate.case import Case
+from fuzz.generate.focus import applicable_regimes
+from fuzz.generate.generator import OP_WEIGHTS
+from fuzz.strategies import cases  # the public path (a re-export)
 
 QUICK = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow])
@@ -82,7 +82,7 @@ def test_impossible_filters_are_one_clear_error(kwargs, needle):
 def test_generate_is_unchanged_by_the_hook():
     """generate(seed, index, ...) must stay what campaigns recorded: a change of these values
     needs a GENERATOR_VERSION bump (a campaign refuses to resume under another version)."""
-    from fuzz.generator import GENERATOR_VERSION, generate
+    from fuzz.generate.generator import GENERATOR_VERSION, generate
 
     # version 1 (16 ops) made c9ad0a7666ba906d and clamp -> linear; version 2 the same TOSA
     # cases as version 3, whose Ethos-U cases add compile-spec options after every other draw.
@@ -100,7 +100,7 @@ def test_generate_is_unchanged_by_the_hook():
 def test_readme_example_lowers_generated_cases(case):
     """The README's example: each drawn case goes through the real lowering and gets a
     verdict; a harness-error would be armfuzz's own bug."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     outcome = run_case(case)
     assert outcome.status != "harness-error", outcome.message

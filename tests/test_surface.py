@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz.ops import all_ops
+from fuzz.generate.ops import all_ops
 
 
 @pytest.mark.pipeline
 def test_surface_lists_what_the_registry_lacks(capsys):
-    from fuzz.surface import surface
+    from fuzz.views.surface import surface
 
     s = surface()
     d = s.to_dict()

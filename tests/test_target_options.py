@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import target_options
-from fuzz.case import Case
-from fuzz.errors import CaseError
-from fuzz.generator import generate
+from fuzz.core import target_options
+from fuzz.core.errors import CaseError
+from fuzz.generate.case import Case
+from fuzz.generate.generator import generate
 from reducer.passes import cost, default_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,9 +88,9 @@ def test_the_reducer_returns_options_to_the_defaults():
 
 @pytest.mark.pipeline
 def test_options_reach_vela_and_the_outcome_names_the_configuration():
-    from fuzz import compat
-    from fuzz.pipeline import run_case
-    from fuzz.targets import TARGETS
+    from fuzz.core.targets import TARGETS
+    from fuzz.judge import compat
+    from fuzz.judge.pipeline import run_case
 
     base = Case.load(ROOT / "corpus" / "relu-nonfuseable-unclamped" / "reduced.case.json").with_target("ethos-u55-128")
     case = Case.from_dict({**base.to_dict(), "options": SMALL})
@@ -117,8 +117,8 @@ def test_pipeline_modes_are_drawn_only_for_cases_holding_an_op_they_change():
 
 
 def test_pipeline_options_reach_the_compile_spec_on_the_target_s_defaults_and_the_repro():
-    from fuzz import compat
-    from fuzz.targets import TARGETS
+    from fuzz.core.targets import TARGETS
+    from fuzz.judge import compat
     from reducer.repro import render
 
     case = Case.load(ROOT / "corpus" / "relu-qmin127-fused" / "reduced.case.json")
@@ -133,8 +133,8 @@ def test_pipeline_options_reach_the_compile_spec_on_the_target_s_defaults_and_th
 
 
 def test_bf16_is_an_fp_profile_extension_the_spec_and_the_repro_carry():
-    from fuzz import compat
-    from fuzz.targets import TARGETS
+    from fuzz.core.targets import TARGETS
+    from fuzz.judge import compat
     from reducer.repro import render
 
     assert target_options.fp_extensions() == ["bf16"]

@@ -1,4 +1,4 @@
-"""TOSA graph validation (fuzz.tosa_check) against the TOSA 1.0 specification's rules.
+"""TOSA graph validation (fuzz.judge.tosa.validator) against the TOSA 1.0 specification's rules.
 
 Graphs come from the real tools: hand-built ones from tosa-tools' own serializer (each breaks
 one rule, beside a valid twin), and graphs executorch 1.5.1 emits. vela's validator, which is
@@ -16,10 +16,12 @@ import time
 import numpy as np
 import pytest
 
-from fuzz.case import Case
-from fuzz.outcome import FAILURES
-from fuzz.targets import TARGETS
-from fuzz.tosa_check import dumped_tosa_files, tosa_violations, vela_validation, violation_kind
+from fuzz.core.targets import TARGETS
+from fuzz.generate.case import Case
+from fuzz.judge.outcome import FAILURES
+from fuzz.judge.tosa.reader import dumped_tosa_files
+from fuzz.judge.tosa.validator import tosa_violations, violation_kind
+from fuzz.judge.tosa.vela import vela_validation
 from tests.conftest import ROOT
 
 ts = pytest.importorskip("tosa_serializer")
@@ -303,8 +305,8 @@ def _lower(case: Case, target: str, artifacts: str) -> tuple[list[bytes], str, B
     exception a vela/model-converter target raised; the dumped files land in ``artifacts``."""
     import torch
 
-    from fuzz import compat, oracle
-    from fuzz.codegen import build_model, calibration_data
+    from fuzz.generate.codegen import build_model, calibration_data
+    from fuzz.judge import compat, oracle
 
     case = case.with_target(target)
     t, a = TARGETS[target], compat.arm()
@@ -374,7 +376,7 @@ def test_the_graph_vela_refused_is_in_the_dumped_files():
 def test_cat_of_the_same_tensor_into_a_conv_is_one_invalid_tosa_verdict_on_every_target(target):
     """The reference model would segfault, vela reports ERROR_IF(shapeCheck(weight, input)),
     model-converter fails: every target gets the same invalid-tosa verdict instead."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     o = run_case(Case.load(CAT_CASE), target)
     assert o.status == "invalid-tosa" and o.status in FAILURES, (o.status, o.signature, o.message[:300])
@@ -388,7 +390,7 @@ def test_cat_of_the_same_tensor_into_a_conv_is_one_invalid_tosa_verdict_on_every
 def test_valid_graphs_have_no_violations(seed_case):
     """The negative control: the seed graph and a conv -> avg_pool -> conv graph lower to
     graphs the checker accepts (a false alarm here would bury real findings)."""
-    from fuzz.pipeline import run_case
+    from fuzz.judge.pipeline import run_case
 
     for case, target in ((seed_case, "tosa-int"), (Case.load(ROOT / "tests" / "data" / "conv-avgpool-conv.case.json"), "ethos-u85-256")):
         o = run_case(case, target)

@@ -366,7 +366,7 @@ if bad:
         """(operators, tensors) of a TOSA flatbuffer, every block in order. An operator is
         (name, input names, output names, attribute table or None, debug location text or None);
         a tensor maps its name to (shape, dtype name, constant data or None). Shared with
-        fuzz.localize, which reads the locations."""
+        fuzz.judge.localize, which reads the locations."""
         from tosa import Attribute, DType, Op, TosaGraph
 
         op_names = {v: k for k, v in vars(Op.Op).items() if isinstance(v, int)}
@@ -684,7 +684,7 @@ if bad:
 
 
     def node_qparams_by_key(converted: torch.fx.GraphModule, line_to_node: dict[int, str]) -> dict[str, dict[str, Any]]:
-        """qparams of each quantized case node (first quantize node wins, as fuzz.regimes does)."""
+        """qparams of each quantized case node (first quantize node wins, as fuzz.judge.regimes does)."""
         out: dict[str, dict[str, Any]] = {}
         for n, key in quantize_keys(converted, line_to_node).items():
             out.setdefault(key, node_qparams(n))

@@ -1,0 +1,250 @@
+"""Warm worker: import executorch once, then run every case in a forked child.
+
+Run as ``python -m fuzz.execution.worker [TARGET ...]`` (targets to warm up); it speaks JSON lines. Each request line is
+``{"job": ID, "case": {...}, "target": T, "timeout": S, "memory_mb": M}``. The worker first
+answers ``{"ready": true, "pid": P}``, then one ``{"job": ID, "outcome": {...}, "wall": s,
+"peak_rss_mb": m}`` per request.
+
+A fork per case keeps the ~12 s Arm backend import warm and still isolates the case. A
+Python exception, a native crash (SIGSEGV or SIGABRT from vela, model-converter or the
+reference model), a hang (killed at the deadline) or a memory blow-up (RLIMIT_AS) ends only
+the child, and becomes an Outcome with its own signature. The child reports each stage as
+it starts, so even a killed child's signature names its stage. PR_SET_PDEATHSIG ties every
+process to its parent: when the campaign dies, its workers and their children die too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+from fuzz.core.quiet import quiet_backend
+
+#: Default per-case address-space limit. A forked child of a warm worker maps about 3 GB of
+#: virtual memory before it allocates anything (torch + executorch + vela libraries).
+DEFAULT_MEMORY_MB = 8192
+#: Default per-case wall-clock limit; a normal lowering of a generated case takes 1-6 s.
+DEFAULT_TIMEOUT = 300.0
+#: Generation-0 threshold of the cyclic GC in a case child (CPython's default is 700). A
+#: child lives for one lowering and its memory goes back at exit; fewer young collections
+#: mean less memory traffic, which is what two workers on two cores compete for. Measured
+#: with two forking loops at once, one per core, each alternating per case between this and
+#: the default (heap frozen in both; the pairing of bench/fork_cost.py --mode gc), 12 cases
+#: each, two rounds with the cores swapped:
+#: 49.7 vs 54.3 s, 44.7 vs 48.2 s, 45.0 vs 45.5 s, 37.8 vs 40.0 s. The campaign bench
+#: without it: (b) 1.73x saturated over 3 trials, against 1.88x over 4 with it.
+#: Alone on an idle core the effect is within noise (63.0 vs 65.7 s, 59.0 vs 56.7 s on 16).
+#: Child peak RSS: 376 vs 373 MB.
+CHILD_GC_THRESHOLD = 20000
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent exits (Linux only)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: orphans are possible, nothing else changes
+        pass
+
+
+def warm_up(targets: list[str]) -> None:
+    """Lower one small case per target family in the worker itself before forking.
+
+    The first lowering in a process pays for lazy imports and first-call caches in export,
+    the pass pipeline, vela and the reference model. Done once here, every forked child
+    inherits them; otherwise each child pays again (measured: 10-15% per case).
+    """
+    from fuzz.core.targets import TARGETS
+    from fuzz.generate.case import Case, Node, TensorSpec
+    from fuzz.judge.pipeline import run_case
+
+    conv = {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "groups": 1, "bias": True,
+            "padding_mode": "zeros"}
+    case = Case(
+        inputs=[TensorSpec("x", [1, 2, 8, 8])],
+        nodes=[Node("conv", "conv2d", ["x"], conv, "module"), Node("act", "relu", ["conv"], {}, "functional")],
+        outputs=["act"],
+    )
+    families: dict[str, str] = {}
+    for t in targets:
+        families.setdefault(TARGETS[t].family, t)
+    for t in families.values():
+        try:
+            run_case(case, t)
+        except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
+            pass
+
+
+def main() -> None:
+    die_with_parent()
+    # Keep fd 1 for the protocol only: vela and the reference model print to stdout.
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    quiet_backend()
+    from fuzz.execution import backend_coverage, edges
+
+    tracer = backend_coverage.start_in_worker()  # before the imports it measures
+    import torch
+
+    torch.set_num_threads(1)
+    from fuzz.judge import compat
+
+    compat.arm()  # the expensive import, paid once per worker
+    warm_up([t for t in sys.argv[1:] if t])
+    backend_coverage.save_worker(tracer)
+    layout = None
+    if os.environ.get(edges.ENV):  # the guided engine's feedback (fuzz.execution.edges)
+        layout = edges.instrument().to_dict()
+    freeze_heap()
+    # Who this worker is: the controller records the release and interpreter of every result
+    # from here, whichever venv or build it was started in.
+    proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.executable, "versions": compat.versions(),
+                            "edges": layout}) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        proto.write(json.dumps(run_job(job)) + "\n")
+
+
+def freeze_heap() -> None:
+    """Move every object the worker holds into the GC's permanent generation before forking.
+
+    A child's collections then never traverse (and so never write to, and copy) the ~500k
+    objects it inherits: the copy-on-write faults halve (~42k to ~20k per case) and each case
+    runs faster. ``python bench/fork_cost.py --mode gc --cases 16`` forks the same cases from
+    one warm process: frozen 56.7 s vs not 63.3 s (an earlier run: 65.7 vs 71.2 s).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Fork a child for one case and turn however it ends into an outcome."""
+    from fuzz.generate.case import Case
+    from fuzz.judge.outcome import Outcome
+    from fuzz.judge.pipeline import mark_abnormal
+
+    timeout = float(job.get("timeout") or DEFAULT_TIMEOUT)
+    memory_mb = int(job.get("memory_mb") or DEFAULT_MEMORY_MB)
+    case = Case.from_dict(job["case"])
+    case = case.with_target(job["target"]) if job.get("target") else case
+    t0 = time.monotonic()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(r)
+        _child(case, job, w, memory_mb)  # never returns
+    os.close(w)
+    stage, outcome, killed, blocks = "", None, False, None
+    buf = b""
+    deadline = t0 + timeout
+    with os.fdopen(r, "rb", buffering=0) as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+                break
+            ready, _, _ = select.select([pipe], [], [], left)
+            if not ready:
+                continue
+            chunk = pipe.read(65536)
+            if not chunk:
+                break
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for raw in lines:
+                msg = json.loads(raw)
+                if "stage" in msg:
+                    stage = msg["stage"]
+                elif "outcome" in msg:
+                    outcome = Outcome.from_dict(msg["outcome"])
+                    blocks = msg.get("edges")
+    _, status, usage = os.wait4(pid, 0)
+    if outcome is None:
+        outcome = Outcome(case_id=case.case_id, target=case.target, status="native-crash")
+        if killed:
+            mark_abnormal(outcome, "timeout", stage, f"killed after {timeout:g}s")
+        elif os.WIFSIGNALED(status):
+            sig = signal.Signals(os.WTERMSIG(status)).name
+            mark_abnormal(outcome, "native-crash", stage, f"process died on {sig}", sig)
+        else:
+            code = os.WEXITSTATUS(status)
+            mark_abnormal(outcome, "native-crash", stage, f"process exited with code {code} and no outcome", f"exit-{code}")
+    return {
+        "job": job.get("job"),
+        "outcome": outcome.to_dict(),
+        "wall": round(time.monotonic() - t0, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        **({"edges": blocks} if blocks is not None else {}),
+    }
+
+
+def _child(case: Any, job: dict[str, Any], fd: int, memory_mb: int) -> None:
+    """Run the case and write stage lines and the outcome to ``fd``; always ``_exit``."""
+    code = 0
+    try:
+        die_with_parent()
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        gc.set_threshold(CHILD_GC_THRESHOLD)
+        from fuzz.execution import backend_coverage, edges
+
+        guided = bool(os.environ.get(edges.ENV))
+        edges.reset()
+        tracer = backend_coverage.start_in_child()
+        import torch
+
+        torch.set_num_threads(1)
+        from fuzz.judge.pipeline import run_case
+
+        out = os.fdopen(fd, "w", buffering=1)
+        inject = job.get("inject")
+
+        def on_stage(name: str) -> None:
+            out.write(json.dumps({"stage": name}) + "\n")
+            if inject and name == "lower":
+                inject_fault(inject)
+
+        o = run_case(case, on_stage=on_stage)
+        backend_coverage.save_child(tracer)
+        out.write(json.dumps({"outcome": o.to_dict(), **({"edges": edges.collected()} if guided else {})}) + "\n")
+        out.flush()
+    except BaseException:  # noqa: BLE001 - the parent reports a missing outcome
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def inject_fault(kind: str) -> None:
+    """Test seam: make this child fail the ways executorch's native tools can.
+
+    Used by the campaign tests (``--inject INDEX=KIND``), never by a normal run.
+    """
+    if kind == "segfault":
+        ctypes.string_at(0)
+    elif kind == "hang":
+        while True:
+            time.sleep(1)
+    elif kind == "oom":
+        hog = []
+        while True:
+            hog.append(bytearray(64 * 1024 * 1024))
+    elif kind == "abort":
+        os.abort()
+    else:
+        raise ValueError(f"unknown fault {kind!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""Op registry. Importing this package registers every op module listed below."""
+
+from fuzz.generate.ops import activation, conv, movement, norm, pad, pointwise, reduce, slicing, tensor  # noqa: F401  (registration side effect)
+from fuzz.generate.ops.base import (
+    MAX_ELEMENTS,
+    OpSpec,
+    Sampled,
+    Shape,
+    all_ops,
+    check_spelling,
+    get_op,
+    py,
+)
+
+__all__ = ["MAX_ELEMENTS", "OpSpec", "Sampled", "Shape", "all_ops", "check_spelling", "get_op", "py"]

@@ -1,0 +1,136 @@
+"""Motifs: multi-op patterns known to stress fusion and shared quantization domains.
+
+Random DAGs rarely line up a conv, a non-fuseable activation and a cat sibling. These
+builders do it on purpose. The generator starts a case from one or two motifs, then grows it
+with random ops (fuzz.generate.generator). Each motif adds nodes through :class:`GraphBuilder`, which
+validates every node with its op spec, so a motif can never emit an invalid case.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable
+
+from fuzz.core.errors import CaseError
+from fuzz.generate.case import Node, TensorSpec
+from fuzz.generate.ops import Shape, all_ops
+
+ACTIVATIONS = ("relu", "relu6", "hardtanh", "clamp")
+
+
+class GraphBuilder:
+    """Accumulates inputs and nodes; every add is checked against the op's shape rule."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.inputs: list[TensorSpec] = []
+        self.nodes: list[Node] = []
+        self.shapes: dict[str, Shape] = {}
+
+    def new_input(self, shape: list[int]) -> str:
+        name = f"in{len(self.inputs)}"
+        self.inputs.append(TensorSpec(name, list(shape)))
+        self.shapes[name] = tuple(shape)
+        return name
+
+    def add(self, op_name: str, inputs: list[str], params: dict[str, Any] | None = None, spelling: str | None = None) -> str | None:
+        """Add a node (sampling params the op needs if none given); None when invalid."""
+        op = all_ops()[op_name]
+        if params is None:
+            params = op.sample_params(self.rng, self.shapes[inputs[0]])
+            if params is None:
+                return None
+        try:
+            shape = op.check("", [self.shapes[i] for i in inputs], params)
+        except CaseError:
+            return None
+        if spelling is None:
+            spelling = op.sample_spelling(self.rng, params)
+        nid = f"{op_name}_{len(self.nodes)}"
+        self.nodes.append(Node(nid, op_name, list(inputs), dict(params), spelling))
+        self.shapes[nid] = tuple(shape)
+        return nid
+
+    def conv(self, src: str, out_channels: int, kernel: int = 3, bias: bool = True) -> str | None:
+        """A shape-preserving conv (stride 1, 'same'-style padding)."""
+        return self.add("conv2d", [src], {
+            "out_channels": out_channels, "kernel_size": kernel, "stride": 1, "padding": kernel // 2,
+            "dilation": 1, "groups": 1, "bias": bias, "padding_mode": "zeros",
+        })
+
+    def activation(self, src: str, kind: str | None = None) -> str | None:
+        kind = kind or self.rng.choice(ACTIVATIONS)
+        return self.add(kind, [src])
+
+    def image_input(self) -> str:
+        r = self.rng
+        return self.new_input([1, r.choice([2, 3, 4, 8]), r.choice([6, 8, 12, 16]), r.choice([6, 8, 12, 16])])
+
+
+def conv_act_cat_sibling(b: GraphBuilder) -> None:
+    """Seed 000's shape: conv -> activation -> cat with a sibling input -> conv."""
+    x = b.image_input()
+    c = b.conv(x, b.rng.choice([2, 4, 8]))
+    a = b.activation(c, b.rng.choice(["relu", "relu", "relu6", "hardtanh", "clamp"])) if c else None
+    if not a:
+        return
+    _, _, h, w = b.shapes[a]
+    y = b.new_input([1, b.rng.choice([1, 2, 4]), h, w])
+    m = b.add("cat", [a, y] if b.rng.random() < 0.7 else [y, a], {"dim": 1})
+    if m:
+        b.conv(m, b.rng.choice([2, 4]), kernel=b.rng.choice([1, 3]))
+
+
+def residual_add_after_act(b: GraphBuilder) -> None:
+    x = b.image_input()
+    c = b.conv(x, b.shapes[x][1])
+    a = b.activation(c, "relu") if c else None
+    if a:
+        b.add("add", [a, x] if b.rng.random() < 0.5 else [x, a], {})
+
+
+def act_two_consumers(b: GraphBuilder) -> None:
+    x = b.image_input()
+    c = b.conv(x, b.rng.choice([2, 4]))
+    a = b.activation(c) if c else None
+    if not a:
+        return
+    k = b.rng.choice([2, 4])
+    left, right = b.conv(a, k, kernel=1), b.conv(a, k, kernel=3)
+    if left and right:
+        op = b.rng.choice(["add", "cat"])
+        b.add(op, [left, right], {"dim": 1} if op == "cat" else {})
+
+
+def linear_chain(b: GraphBuilder) -> None:
+    x = b.new_input([1, b.rng.choice([8, 16, 32])])
+    h = b.add("linear", [x], {"out_features": b.rng.choice([8, 16]), "bias": True})
+    a = b.activation(h, b.rng.choice(["relu", "relu6", "clamp"])) if h else None
+    if a:
+        b.add("linear", [a], {"out_features": b.rng.choice([4, 10]), "bias": b.rng.random() < 0.8})
+
+
+def pool_between_convs(b: GraphBuilder) -> None:
+    x = b.image_input()
+    c = b.conv(x, b.rng.choice([4, 8]))
+    p = b.add(b.rng.choice(["avg_pool2d", "max_pool2d"]), [c]) if c else None
+    if p:
+        b.conv(p, b.rng.choice([2, 4]), kernel=b.rng.choice([1, 3]))
+
+
+def cat_of_cat(b: GraphBuilder) -> None:
+    shape = [1, b.rng.choice([2, 4]), 8, 8]
+    ins = [b.new_input(shape) for _ in range(3)]
+    inner = b.add("cat", ins[:2], {"dim": 1})
+    if inner:
+        b.add("cat", [inner, ins[2]], {"dim": 1})
+
+
+MOTIFS: dict[str, Callable[[GraphBuilder], None]] = {
+    "conv_act_cat_sibling": conv_act_cat_sibling,
+    "residual_add_after_act": residual_add_after_act,
+    "act_two_consumers": act_two_consumers,
+    "linear_chain": linear_chain,
+    "pool_between_convs": pool_between_convs,
+    "cat_of_cat": cat_of_cat,
+}

@@ -1,0 +1,156 @@
+"""Failure signatures: stable, readable bucket keys.
+
+``<target>/<stage>/<ExceptionType>@<where>: <normalised message>``, e.g.
+``tosa-int-fp/lower/ValueError@RewriteConvPass: No output quantization parameter found in node <node>``.
+Two runs of the same bug must give the same string, so node names, numbers, addresses and
+paths are replaced by placeholders; ``where`` is the Arm pass (or tool) whose frame raised.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from fuzz.core.paths import PACKAGE_DIR
+
+_FUZZ_DIR = str(PACKAGE_DIR)
+
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"0x[0-9a-fA-F]+"), "<addr>"),
+    (re.compile(r"(/[\w.\-]+)+\.(py|so|tosa|json|vgf|bin)\b"), "<path>"),
+    (re.compile(r"(?:/tmp|/var/folders)/[\w./\-]+"), "<path>"),
+    # FX node names: aten_convolution_default_3, tosa_conv2d_default, quantize_per_tensor_1
+    (re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:default|tensor|scalar|int|self)(?:_\d+)?\b"), "<node>"),
+    # Lifted constants: b__frozen_param1, _frozen_param12 (numbered in graph order)
+    (re.compile(r"\b\w*_frozen_param\d+\b"), "<param>"),
+    (re.compile(r"\b(in|of|for|at) node [\w.]+"), r"\1 node <node>"),
+    (re.compile(r"%[\w.]+"), "<node>"),
+    (re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])"), "<n>"),
+    (re.compile(r"\s+"), " "),
+]
+#: Long messages (shape dumps, whole graphs) are cut; the head is what identifies the bug.
+MAX_MESSAGE = 160
+
+
+def normalise_message(message: str) -> str:
+    """First meaningful line of an exception message, with volatile parts replaced."""
+    lines = [ln.strip() for ln in str(message).strip().splitlines() if ln.strip()]
+    text = lines[0] if lines else ""
+    for pattern, repl in _RULES:
+        text = pattern.sub(repl, text)
+    text = text.strip()
+    return text[:MAX_MESSAGE]
+
+
+def crash_signature(target: str, stage: str, exc_type: str, where: str, message: str) -> str:
+    at = f"@{where}" if where else ""
+    return f"{target}/{stage}/{exc_type}{at}: {normalise_message(message)}"
+
+
+def invalid_tosa_signature(target: str, violations: list[str]) -> str:
+    """``<target>/invalid-tosa@<OP>: <rule>``, named by the first broken rule in graph order
+    (fuzz.judge.tosa.validator messages start with ``OP: rule``, numbers after)."""
+    from fuzz.judge.tosa.validator import violation_kind
+
+    op, _, rule = violation_kind(violations[0]).partition(": ")
+    return f"{target}/invalid-tosa@{op}: {rule}"
+
+
+def numerics_signature(target: str, symptom: str, output_op: str) -> str:
+    return f"{target}/compare/numerics-{symptom}@{output_op}"
+
+
+def locate(tb: TracebackType | None) -> tuple[str, str | None]:
+    """(where, refined stage) for an exception's traceback (see :func:`locate_frames`)."""
+    return locate_frames(frames_of(tb))
+
+
+def frames_of(tb: TracebackType | None) -> list[tuple[str, str, str]]:
+    """(filename, function, class of ``self`` or '') per frame, outermost first.
+
+    Rendered repros print the same triples for the verifier, so a crash is located the same
+    way in a worker and in a fresh process.
+    """
+    out = []
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        out.append((tb.tb_frame.f_code.co_filename, tb.tb_frame.f_code.co_name, type(obj).__name__ if obj is not None else ""))
+        tb = tb.tb_next
+    return out
+
+
+def locate_frames(frames: list[tuple[str, str, str]]) -> tuple[str, str | None]:
+    """``where`` is the innermost executorch ``...Pass`` class on the stack (the pass that was
+    running), else the innermost Arm backend function, else the innermost executorch/torch
+    function. The stage is refined to ``compile`` when vela or model-converter raised.
+    """
+    tool = None
+    for filename, _, _ in frames:
+        if "arm_vela" in filename or "/ethosu/vela/" in filename or "/vela/" in filename:
+            tool = "vela"
+        elif "model_converter" in filename:
+            tool = "model-converter"
+    for filename, _, cls in reversed(frames):
+        if cls.endswith("Pass") and "executorch" in filename:
+            return cls, "compile" if tool else None
+    if tool:
+        return f"{tool}:{frames[-1][1]}", "compile"
+    for key in ("executorch/backends/arm", "executorch", "torchao", "torch"):
+        for filename, name, _ in reversed(frames):
+            if key in filename:
+                return f"{Path(filename).stem}.{name}", None
+    return (frames[-1][1] if frames else ""), None
+
+
+def numerics_verdict(target: str, localization: dict, ops: dict[str, str], first_bad: dict) -> tuple[str, str]:
+    """(status, signature) of a numerics failure, from its localisation (fuzz.judge.localize).
+
+    Named at the culprit when one node is wrong locally; ``numerics-propagated`` (not a bug)
+    when every judged node is within tolerance of the reference from its own lowered inputs;
+    at the first bad output, marked ``unlocalized``, when no node could be judged. Shared by
+    the pipeline and the repro verifier, so both name a bug the same way.
+    """
+    rows = localization.get("table", [])
+    culprit = localization.get("culprit")
+    if culprit is not None:
+        row = next(r for r in rows if r["node"] == culprit)
+        label = culprit_label(row["op"], row.get("qparams") or None, [ops[f] for f in row["fused"]])
+        return "numerics", numerics_signature(target, row["symptom"], label)
+    op = ops[first_bad["output"]]
+    if any(r["checked"] for r in rows):
+        return "numerics-propagated", numerics_signature(target, "propagated", op)
+    return "numerics", numerics_signature(target, first_bad["symptom"], f"{op}(unlocalized)")
+
+
+def culprit_label(op: str, q: dict | None, fused_ops: list[str]) -> str:
+    """``relu(nonfuseable,after-conv2d)``: the culprit op with its fusion context, the two
+    things that decide which lowering path produced its value."""
+    from fuzz.judge.qparams import FUSEABLE_ACTIVATIONS
+
+    context = []
+    if op in FUSEABLE_ACTIVATIONS and q is not None:
+        context.append("fuseable" if q["zp"] == q["qmin"] else "nonfuseable")
+    context += [f"after-{f}" for f in fused_ops]
+    return f"{op}({','.join(context) or 'alone'})"
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """Unwrap ``raise Wrapper(...) from e`` chains.
+
+    executorch's pass manager re-raises every pass failure as a bare ``Exception("An error
+    occurred when running the '<adapter>' pass after ...")``; the bug's identity (type,
+    message, raising pass) is in the innermost cause.
+    """
+    seen = set()
+    while exc.__cause__ is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return exc
+
+
+def raised_in_harness(tb: TracebackType | None) -> bool:
+    """True when the innermost frame is armfuzz's own code: our bug, not executorch's."""
+    frames = traceback.extract_tb(tb) if tb else []
+    return bool(frames) and frames[-1].filename.startswith(_FUZZ_DIR)

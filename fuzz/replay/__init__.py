@@ -1,0 +1,2 @@
+"""Known cases replayed: the corpus CI replays (corpus) and runs across executorch releases,
+with bisection (matrix)."""

@@ -1,0 +1,1 @@
+"""From signatures to bugs: one key per root cause, buckets grouped under it."""

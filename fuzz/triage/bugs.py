@@ -1,0 +1,216 @@
+"""Bugs: one per root cause, above the fine-grained buckets.
+
+A bucket is one exact signature, so one executorch bug fills many: one per target (the clamp
+crash on all seven), per TOSA profile string or tensor name in its message, per stage label
+(vela targets report an executorch pass failure at ``compile``). A *bug* groups the buckets
+whose signatures mean the same thing:
+
+* the same **key**: the signature without its target, with target names, TOSA profile
+  strings and tensor names normalised, and without the stage of a crash raised by an
+  executorch pass or function (the stage label only says which tool was on the stack). A
+  failure raised by vela or model-converter themselves keeps its stage and tool;
+* for numerics, the same culprit op, fusion context and symptom (fuzz.judge.localize already put
+  them in the signature), except ``narrow-range``: codes saturated at the storage type's
+  bound past a narrow qmin/qmax, one missing clamp whatever the op (fuzz.judge.oracle.code_report);
+* **one case, several symptoms**: a case whose TOSA graph is invalid on one target and that
+  fails on another in a tool or a native crash (vela's ERROR_IF, model-converter, a
+  reference-model segfault) is one bug: the invalid graph; the other symptoms are evidence.
+  This is the only rule that joins different keys, and it never joins two invalid graphs.
+
+Bugs are derived from the campaign's buckets and per-case failures, both rebuilt from
+``events.jsonl``, so the bug list can always be recomputed; ``bugs.json`` and
+``bugs/<id>/`` are written for readers and for the reducer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fuzz.core.targets import TARGETS
+
+#: Cheapest target first: where a bug's representative is reduced and reported. The TOSA
+#: targets lower without an external compiler (about 1-2 s), then VGF (model-converter), then
+#: Ethos-U (vela; U55 has the most restrictive operator support, so it comes last).
+TARGET_COST_ORDER = ("tosa-int", "tosa-int-fp", "tosa-int16", "vgf-int", "vgf-int-fp", "ethos-u85-256", "ethos-u55-128")
+
+_TARGET_NAMES = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(TARGETS, key=len, reverse=True)) + r")\b")
+#: TOSA-1.0+INT+int16, TOSA-<n>+INT+FP (numbers already normalised in signatures)
+_TOSA_SPEC = re.compile(r"TOSA-(?:\d+(?:\.\d+)*|<n>)(?:\+\w+)*")
+#: a tensor named in a message: TosaArg(name='aten_convolution_default_weight_ohwi', ...)
+_TENSOR_NAME = re.compile(r"name='[^']*'")
+#: "tensor <name>": a graph name (has a digit or an underscore, as every FX, parameter and
+#: case name does), one fuzz.judge.signature already replaced (<param>, <node>), or a bare weight
+#: layout; English after "tensor" ("tensor list", "tensor has rank") stays.
+_TENSOR_WORD = re.compile(r"\b(tensor|Tensor) (?:<\w+>|[\w.]*[\d_][\w.]*|(?:ohwi|hwicm|hwim|hwio|oihw|ihwo|nhwc|nchw)\b)")
+#: a pass's list of dtypes it takes, which follows the spec's extensions (int16 or not)
+_SUPPORTED_TYPES = re.compile(r"(supported types are) \([^)]*\)")
+#: numerics-narrow-range@<op>(...): one cause whatever the op (see oracle.code_report)
+_NARROW = re.compile(r"^compare/numerics-narrow-range@.*$")
+#: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
+#: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
+_CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
+_TOOLS = ("vela:", "model-converter:")
+#: executorch's VGF backend runs model-converter as a subprocess; its failure is raised here
+_VGF_COMPILE = "vgf_compile"
+
+
+def bug_key(signature: str) -> str | None:
+    """The root-cause key of a bucket signature; None for what is never a bug (harness)."""
+    target, sep, rest = signature.partition("/")
+    if not sep or target not in TARGETS:
+        return None
+    m = _CRASH.match(rest)
+    if m and not m.group("where").startswith(_TOOLS):
+        rest = f"{m.group('exc')}@{m.group('where')}: {m.group('msg')}"
+    rest = _TARGET_NAMES.sub("<target>", rest)
+    rest = _TOSA_SPEC.sub("<tosa-spec>", rest)
+    rest = _TENSOR_NAME.sub("name=<tensor>", rest)
+    rest = _SUPPORTED_TYPES.sub(r"\1 <dtypes>", rest)
+    rest = _NARROW.sub("compare/numerics-narrow-range", rest)
+    return _TENSOR_WORD.sub(r"\1 <tensor>", rest)
+
+
+def bug_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def bug_title(key: str) -> str:
+    """A bug's key as a sentence, for tables and report headings."""
+    if key == "compare/numerics-narrow-range":
+        return "wrong numerics (narrow-range): codes saturated at the storage bound past a narrow qmin/qmax"
+    if key.startswith("compare/numerics-"):
+        symptom, _, culprit = key.removeprefix("compare/numerics-").partition("@")
+        return f"wrong numerics ({symptom}) at {culprit}"
+    if key.startswith("invalid-tosa@"):
+        return "invalid TOSA: " + key.removeprefix("invalid-tosa@")
+    if key.startswith("InvalidTosa@reference-model: "):
+        return "invalid TOSA (the reference model rejects it): " + key.split(": ", 1)[1]
+    m = re.match(r"^(?P<stage>[\w-]+)/invalid-program: (?P<msg>.*)$", key, re.DOTALL)
+    if m:
+        return f"invalid program at {m.group('stage')}: {m.group('msg')}"
+    m = _CRASH.match(key)
+    if m:  # a tool's failure, stage kept
+        return f"{m.group('where')} fails at {m.group('stage')} with {m.group('exc')}: {m.group('msg')}"
+    m = re.match(r"^(?P<exc>\w+)@(?P<where>[^:\s]+): (?P<msg>.*)$", key, re.DOTALL)
+    if m:
+        return f"{m.group('where')} raises {m.group('exc')}: {m.group('msg')}"
+    kind, _, stage = key.partition("@")
+    return f"{kind.replace('/', ' ')} at {stage}" if stage and ":" not in stage else key
+
+
+#: Linked cases kept as evidence per bug (the first ones in log order).
+MAX_LINKS = 5
+
+
+@dataclass
+class Bug:
+    key: str
+    #: bucket signatures, first seen first
+    buckets: list[str] = field(default_factory=list)
+    #: where the campaign saw it: its buckets' targets and its linked cases' symptoms
+    targets: set[str] = field(default_factory=set)
+    releases: set[str] = field(default_factory=set)
+    count: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    #: (index, target, focus, nodes, signature): the smallest case, on the cheapest target
+    representative: tuple[int, str, str | None, int, str] | None = None
+    #: keys of its buckets (its own, plus tool/native-crash keys joined by the invalid-TOSA rule)
+    members: set[str] = field(default_factory=set)
+    #: one case, several symptoms: ``{"index": i, "symptoms": {target: signature}}``
+    links: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return bug_id(self.key)
+
+    @property
+    def title(self) -> str:
+        return bug_title(self.key)
+
+    def meta(self) -> dict[str, Any]:
+        rep = self.representative
+        return {
+            "id": self.id,
+            "key": self.key,
+            "title": self.title,
+            "buckets": self.buckets,
+            "targets": sorted(self.targets, key=_cost_rank),
+            "releases": sorted(self.releases),
+            "count": self.count,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "representative": None if rep is None else {"index": rep[0], "target": rep[1], "focus": rep[2], "nodes": rep[3],
+                                                        "signature": rep[4]},
+            "links": self.links,
+        }
+
+
+def _cost_rank(target: str) -> int:
+    return TARGET_COST_ORDER.index(target) if target in TARGET_COST_ORDER else len(TARGET_COST_ORDER)
+
+
+def group(buckets: list[Any], case_failures: dict[int, list[tuple[str, str, str]]]) -> list[Bug]:
+    """Bugs from buckets (fuzz.campaign.Bucket, in any order) and each case index's failures
+    ``(target, status, signature)`` in log order; first seen first."""
+    keys = {b.signature: bug_key(b.signature) for b in buckets}
+    parent: dict[str, str] = {k: k for k in keys.values() if k}
+    # Keys of invalid TOSA graphs: each stays the root of its own set (the bug is the graph).
+    invalid = {keys.get(s) for fs in case_failures.values() for _, st, s in fs if st == "invalid-tosa"} - {None}
+
+    def find(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    links: dict[str, list[dict[str, Any]]] = {}
+    for index, failures in case_failures.items():
+        graphs = [(t, s) for t, st, s in failures if st == "invalid-tosa" and keys.get(s)]
+        joined = [(t, s) for t, st, s in failures if keys.get(s) and st != "invalid-tosa" and (st == "native-crash" or _is_tool_failure(s))]
+        if not graphs or not joined:
+            continue
+        graph = keys[graphs[0][1]]  # a root: only sets without an invalid graph are attached
+        for _, s in joined:
+            rb = find(keys[s])
+            # Never through a tool bucket already joined to another invalid graph (vela's
+            # generic "Validation error" would otherwise chain unrelated invalid graphs).
+            if rb != graph and rb not in invalid:
+                parent[rb] = graph
+        if len(links.setdefault(graph, [])) < MAX_LINKS:
+            links[graph].append({"index": index, "symptoms": dict(graphs + joined)})
+
+    bugs: dict[str, Bug] = {}
+    for b in sorted(buckets, key=lambda b: b.first_seen):
+        k = keys[b.signature]
+        if not k:
+            continue
+        root = find(k)
+        bug = bugs.setdefault(root, Bug(root, first_seen=b.first_seen, links=links.get(root, [])))
+        bug.buckets.append(b.signature)
+        bug.members.add(k)
+        bug.targets.add(b.signature.split("/", 1)[0])
+        bug.releases.update(getattr(b, "releases", ()) or ())
+        bug.count += b.count
+        bug.first_seen = min(bug.first_seen, b.first_seen)
+        bug.last_seen = max(bug.last_seen, b.last_seen)
+        if k != root:
+            continue  # a joined symptom is evidence; the bug is reduced on its own key's cases
+        index, target, focus = b.smallest
+        # Replaced only by a strictly smaller case (fewer nodes, or as many on a cheaper
+        # target), so a reduced report stays its bug's.
+        if bug.representative is None or (b.smallest_nodes, _cost_rank(target)) < (bug.representative[3], _cost_rank(bug.representative[1])):
+            bug.representative = (index, target, focus, b.smallest_nodes, b.signature)
+    for bug in bugs.values():
+        bug.targets.update(t for link in bug.links for t in link["symptoms"])
+    return sorted(bugs.values(), key=lambda g: g.first_seen)
+
+
+def _is_tool_failure(signature: str) -> bool:
+    """A failure raised by vela or model-converter themselves (not an executorch pass that
+    happened to run with vela on the stack)."""
+    m = _CRASH.match(signature.split("/", 1)[1])
+    return bool(m) and (m.group("where").startswith(_TOOLS) or m.group("where").endswith(_VGF_COMPILE))

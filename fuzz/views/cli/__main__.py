@@ -1,0 +1,5 @@
+"""python -m fuzz.views.cli"""
+
+from fuzz.views.cli import app
+
+app()
