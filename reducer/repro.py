@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +75,7 @@ def _constants(module: Any, *names: str) -> str:
 
 def _family_symbols(case: Case) -> dict[str, Any]:
     """The target's classes and compile spec, and the pass-pipeline options to set on it."""
-    symbols = _target_symbols(case)
+    symbols = {"tool_beside_interpreter": "", **_target_symbols(case)}
     pipeline = target_options.pipeline_options(case.options)
     symbols["pipeline_options"] = py_dict(pipeline) if pipeline else ""
     return symbols
@@ -98,7 +100,9 @@ def _target_symbols(case: Case) -> dict[str, Any]:
     return {"quantizer_class": "VgfQuantizer", "partitioner_class": "VgfPartitioner",
             "spec_imports": ["from executorch.backends.arm.vgf import VgfCompileSpec, VgfPartitioner"],
             "compile_spec": f"VgfCompileSpec({py_str(spec)})", "tools": "ai_ml_sdk_model_converter",
-            "backend_module": "vgf.backend", "backend_class": "VgfBackend"}
+            "backend_module": "vgf.backend", "backend_class": "VgfBackend",
+            # model-converter is a program in the venv's bin/, which executorch looks for on PATH
+            "tool_beside_interpreter": "model-converter"}
 
 
 def py_str(s: str) -> str:
@@ -321,16 +325,29 @@ def _tagged(text: str, tag: str) -> Any:
     return None
 
 
+def user_environment(python: str) -> dict[str, str]:
+    """The environment of a user who runs ``.venv/bin/python repro.py`` as the README says,
+    without activating the venv: no VIRTUAL_ENV, and neither that interpreter's ``bin/`` nor
+    armfuzz's on PATH (armfuzz itself may have run from an activated venv)."""
+    drop = {os.path.dirname(python), os.path.dirname(sys.executable)}
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p not in drop)
+    return env
+
+
 def verify(script: str, case: Case, expected: str, python: str, runs: int = 1, timeout: float = 600.0) -> Verification:
     """Run the script ``runs`` times with a plain interpreter in a fresh process, in an empty
-    directory with ``-I`` (no user site, no cwd on the path), and compare signatures."""
+    directory with ``-I`` (no user site, no cwd on the path) and the user's environment
+    (:func:`user_environment`), and compare signatures."""
     result = Verification(expected, python, runs, 0)
+    env = user_environment(python)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "repro.py"
         path.write_text(script)
         for _ in range(runs):
             try:
-                proc = subprocess.run([python, "-I", str(path)], cwd=tmp, capture_output=True, text=True, timeout=timeout)
+                proc = subprocess.run([python, "-I", str(path)], cwd=tmp, env=env, capture_output=True, text=True,
+                                      timeout=timeout)
                 got = signature_from_run(case, proc.returncode, proc.stderr)
             except subprocess.TimeoutExpired:
                 got = f"{case.target}/timeout"

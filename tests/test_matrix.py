@@ -106,3 +106,38 @@ def test_an_interpreter_without_torch_is_a_one_line_error(tmp_path):
                                    "--targets", "tosa-int", "--campaign", str(tmp_path / "c"), "--workers", "1", "--no-reduce"])
     assert res.exit_code == 2
     assert "exited before it was ready" in res.output and "No module named" in res.output
+
+
+@pytest.mark.pipeline
+def test_old_release_workers_report_their_domains_and_outlive_a_case_drawn_for_a_newer_one(old_release, tmp_path, seed_case):
+    """1.2.0 defines ArmPassPipelineConfig but its compile specs take none: its workers say so
+    when ready, the cases a campaign draws from those domains carry no pass-pipeline option
+    (drawn from 1.5.1's, some do), and a case drawn for 1.5.1 is a rejected-config verdict
+    on 1.2.0 while the same warm worker goes on to the next case."""
+    from fuzz.core.target_options import Domains, local_domains
+    from fuzz.execution.pool import WorkerPool, run_all
+    from fuzz.generate.generator import generate
+    from tests.test_worker import ask
+
+    pool = WorkerPool(1, tmp_path / "workers.log", ["tosa-int"], envs.cached_python(old_release))
+    try:
+        newer = {**seed_case.with_target("tosa-int").to_dict(), "options": {"leaky_relu": "TABLE"}}
+        result = ask(pool, {"job": 1, "case": newer, "target": "tosa-int", "timeout": 300})
+        assert result is not None, "the worker died"
+        assert result["outcome"]["status"] == "rejected-config", result["outcome"]
+        assert "not on this release" in result["outcome"]["signature"]
+        domains = Domains.from_dict(pool.info["domains"])
+        assert domains.pipeline == {"default": {}, "u55": {}}
+        pid = pool.workers[0].proc.pid
+        (outcome,) = run_all(pool, [seed_case.with_target("tosa-int")])
+        assert outcome.status != "harness-error", outcome.message
+        assert [w.proc.pid for w in pool.workers] == [pid]
+    finally:
+        pool.close()
+
+    def pipeline_options(d):
+        return [c.options for s in range(3) for i in range(60) for c in [generate(s, i, "tosa-int", None, d)]
+                if {"softmax", "leaky_relu"} & set(c.options)]
+
+    assert pipeline_options(local_domains()), "no case drew a pipeline option on this release: the check below proves nothing"
+    assert pipeline_options(domains) == []

@@ -19,7 +19,7 @@ from fuzz.core.errors import CaseError
 from fuzz.generate.case import Case, Node, TensorSpec
 from fuzz.judge.outcome import Outcome
 from reducer.report import Control, render_report
-from reducer.repro import render, signature_from_run, verify
+from reducer.repro import render, signature_from_run, user_environment, verify
 from tests.conftest import ROOT, SEED_CASE
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -175,6 +175,24 @@ def test_ethos_u_numerics_repro_runs_the_graph_vela_got_in_a_fresh_process():
     script = render(case, o.signature, "1.5.1")
     assert "COMPILER_INPUT" in script and "EthosUPartitioner" in script
     assert "EthosUCompileSpec('ethos-u55-64', extra_flags=['--optimise=Size'])" in script
+    v = verify(script, case, o.signature, sys.executable, runs=1)
+    assert v.verified, v.to_dict()
+
+
+@pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="numerics bug measured on 1.5.1")
+def test_vgf_repro_finds_model_converter_without_an_activated_venv():
+    """The README runs ``.venv/bin/python repro.py`` with no venv activated, so the venv's bin/,
+    where pip put model-converter, is not on PATH: the VGF repro puts it there itself, and
+    verification runs it the user's way (without that directory on PATH)."""
+    from fuzz.judge.pipeline import run_case
+
+    case = Case.load(ROOT / "corpus" / "relu-qmin127-fused" / "reduced.case.json").with_target("vgf-int")
+    o = run_case(case)
+    assert o.status == "numerics", o.signature
+    assert os.path.dirname(sys.executable) not in user_environment(sys.executable)["PATH"].split(os.pathsep)
+    script = render(case, o.signature, "1.5.1")
+    assert "os.path.dirname(sys.executable)" in script
     v = verify(script, case, o.signature, sys.executable, runs=1)
     assert v.verified, v.to_dict()
 

@@ -12,6 +12,7 @@ from fuzz.campaign.engines.base import JobSource
 from fuzz.campaign.engines.seeded import SeededJobs
 from fuzz.campaign.store import CampaignDir, CampaignError, CampaignState
 from fuzz.core.releases import installed_version
+from fuzz.core.target_options import Domains
 from fuzz.execution.backend_coverage import CampaignCoverage
 from fuzz.execution.pool import WorkerPool
 from fuzz.generate.case import Case
@@ -49,6 +50,8 @@ def _drive(cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState, pool: A
     # The release an event records when the workers did not say (they run this interpreter).
     release = installed_version() if cfg.python is None and cfg.ray is None else None
     recorded = False
+    digest = None  # of the workers' option domains, once they report
+    in_flight: dict[tuple[int, str], Case] = {}
     t_start = time.monotonic()
     retries: Counter = Counter()
     next_point = time.monotonic() + COVERAGE_EVERY
@@ -60,6 +63,7 @@ def _drive(cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState, pool: A
                 if nxt is None:
                     break
                 index, target, focus, case = nxt
+                in_flight[(index, target)] = case  # the controller never re-validates a case it drew for the workers' release
                 pool.send(w, {"job": [index, target, focus], "case": case.to_dict(), "target": target, "timeout": cfg.timeout,
                               "memory_mb": cfg.memory_mb, "inject": cfg.inject.get(index)})
             if pool.busy() == 0 and (jobs.exhausted or over_budget):
@@ -73,9 +77,11 @@ def _drive(cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState, pool: A
                         continue
                     result = _worker_lost(job)
                 if pool.info and not recorded:
-                    cdir.record_stack(pool.info)
+                    cdir.record_stack(pool.info, state)
                     recorded = True
-                ev = _record(cdir, state, Case.from_dict(job["case"]), cfg.seed, index, target, focus, result, pool.info, release)
+                    digest = Domains.from_dict(pool.info["domains"]).digest() if pool.info.get("domains") else None
+                case = in_flight.pop((index, target), None) or Case.from_dict(job["case"])
+                ev = _record(cdir, state, case, cfg.seed, index, target, focus, result, pool.info, release, digest)
                 jobs.done(index, target, result)
                 if cov is not None and time.monotonic() >= next_point:
                     cov.record_growth_in_background(time.monotonic() - t_start, len(state.done))
@@ -87,7 +93,7 @@ def _drive(cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState, pool: A
     finally:
         pool.close()
     if pool.info:
-        cdir.record_stack(pool.info)
+        cdir.record_stack(pool.info, state)
     # Nothing left to run: the stack the campaign last ran on, else what the log says.
     state.stack = pool.info or (cdir.open_existing().get("stacks") or [state.stack])[-1]
     if cov is not None:
@@ -127,10 +133,11 @@ def _worker_lost(job: dict[str, Any]) -> dict[str, Any]:
 
 def _record(
     cdir: CampaignDir, state: CampaignState, case: Case, seed: int, index: int, target: str, focus: str | None,
-    result: dict[str, Any], worker: dict[str, Any], release: str | None = None,
+    result: dict[str, Any], worker: dict[str, Any], release: str | None = None, domains: str | None = None,
 ) -> dict[str, Any]:
     """Log one result (with the release and interpreter the workers reported, else
-    ``release``), then fold it into buckets and bugs."""
+    ``release``, and the digest of the option ``domains`` its case was drawn from), then fold
+    it into buckets and bugs."""
     o = result["outcome"]
     ev = {
         "type": "result",
@@ -150,6 +157,7 @@ def _record(
         "timings": o.get("timings", {}),
         "release": worker.get("versions", {}).get("executorch") or release,
         "python": worker.get("python"),
+        **({"domains": domains} if domains else {}),
         "t": time.time(),
     }
     cdir.append(ev)  # logged before acted on

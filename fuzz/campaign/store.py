@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz.core.fsutil import atomic_write
+from fuzz.core.target_options import Domains
 from fuzz.generate.case import Case
 from fuzz.generate.generator import GENERATOR_VERSION, generate
 from fuzz.judge.outcome import FAILURES
@@ -94,6 +95,10 @@ class CampaignState:
     revision: int = 0
     #: guided campaigns: case index -> the input bytes its cases decode from (fuzz.generate.bytecase)
     inputs: dict[int, bytes] = field(default_factory=dict)
+    #: option domains by digest (campaign.json's ``domains``), and the digest each logged case
+    #: was drawn with: a case from another release's workers regenerates as it ran
+    domains: dict[str, Domains] = field(default_factory=dict)
+    case_domains: dict[tuple[int, str], str] = field(default_factory=dict)
     _bugs: tuple[int, list[Bug]] = (-1, [])
 
     def bugs(self) -> list[Bug]:
@@ -110,16 +115,19 @@ class CampaignState:
     def case_for(self, seed: int, index: int, target: str, focus: str | None) -> Case:
         """Regenerate a logged case: from its input's bytes in a guided campaign, else from
         the seed (generation is deterministic either way)."""
+        domains = self.domains.get(self.case_domains.get((index, target), ""))
         if index in self.inputs:
             from fuzz.generate.bytecase import decode
 
-            return decode(self.inputs[index], target)
-        return generate(seed, index, target, focus)
+            return decode(self.inputs[index], target, domains)
+        return generate(seed, index, target, focus, domains)
 
     def add(self, ev: dict[str, Any], new: bool = False) -> tuple[Bucket | None, bool, bool]:
         """Fold one result event in; returns (bucket, is_first, is_smallest)."""
         key = (ev["index"], ev["target"])
         self.done.add(key)
+        if ev.get("domains"):
+            self.case_domains[key] = ev["domains"]
         if ev.get("release"):  # until this session's workers report, the log says what ran
             self.stack = self.stack or {"python": ev.get("python"), "versions": {"executorch": ev["release"]}}
         self.tally[ev["target"]][ev["status"]] += 1
@@ -190,16 +198,27 @@ class CampaignDir:
         except (OSError, json.JSONDecodeError):
             raise CampaignError(f"{self.config_path}: missing or corrupt; is {self.root} a campaign directory?") from None
 
-    def record_stack(self, stack: dict[str, Any]) -> None:
+    def record_stack(self, stack: dict[str, Any], state: CampaignState | None = None) -> None:
         """Add the tool stack a session's workers reported (interpreter, torch, torchao,
         executorch, tosa-tools, vela, model-converter) to campaign.json's ``stacks``: a resumed
-        campaign may run on another release, and each report must say what it ran on."""
+        campaign may run on another release, and each report must say what it ran on. Their
+        option domains go to ``domains`` (and ``state``), before any case drawn from them is
+        logged, so every logged case can be regenerated."""
         if not stack.get("versions"):
             return
         config = self.open_existing()
         entry = {"python": stack.get("python"), "versions": stack["versions"]}
+        new = {}
         if entry not in config.get("stacks", []):
-            atomic_write(self.config_path, json.dumps({**config, "stacks": [*config.get("stacks", []), entry]}, indent=2) + "\n")
+            new["stacks"] = [*config.get("stacks", []), entry]
+        if stack.get("domains"):
+            domains = Domains.from_dict(stack["domains"])
+            if state is not None:
+                state.domains[domains.digest()] = domains
+            if domains.digest() not in config.get("domains", {}):
+                new["domains"] = {**config.get("domains", {}), domains.digest(): domains.to_dict()}
+        if new:
+            atomic_write(self.config_path, json.dumps({**config, **new}, indent=2) + "\n")
 
     def load(self) -> CampaignState:
         """Rebuild state from the log, dropping a torn last line left by a kill mid-write. An
@@ -207,7 +226,9 @@ class CampaignDir:
         state = CampaignState()
         if not self.events_path.exists():
             return state
-        release = _read_json(self.config_path, {}).get("release")
+        config = _read_json(self.config_path, {})
+        release = config.get("release")
+        state.domains = {k: Domains.from_dict(v) for k, v in (config.get("domains") or {}).items()}
         raw = self.events_path.read_bytes()
         good_end = 0
         for line in raw.splitlines(keepends=True):

@@ -30,7 +30,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from fuzz.core.errors import CaseError
+from fuzz.core.errors import CaseError, NotOnThisRelease
 
 #: Ethos-U option keys, in the order a configuration is described.
 ETHOS_U_KEYS = ("accelerator", "system_config", "memory_mode", "optimise")
@@ -48,6 +48,58 @@ EXTENSION_SHARE = 0.25
 #: Chance that a generated Ethos-U case keeps the target's default configuration: the one
 #: users get without asking stays the most fuzzed.
 DEFAULT_SHARE = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Domains:
+    """What one executorch release and its vela accept: the domains a case's options are
+    drawn from. Each warm worker reports its own when ready (:func:`local_domains`), so a
+    campaign on another release draws only what that release can express; 1.2.0 has no pass
+    pipeline config its compile specs take, for one."""
+
+    #: "default" and "u55" -> ArmPassPipelineConfig field -> values (:func:`pipeline_domain`)
+    pipeline: dict[str, dict[str, list[str]]]
+    #: the FP extensions the TOSA specification takes (:func:`fp_extensions`)
+    fp_extensions: list[str]
+    #: per NPU: accelerators, (system config, memory mode) pairs, strategies (:func:`ethos_u_domain`)
+    ethos_u: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Domains":
+        return cls(pipeline=d["pipeline"], fp_extensions=list(d["fp_extensions"]), ethos_u=d["ethos_u"])
+
+    def digest(self) -> str:
+        """A short stable name for these domains: events record it, so a logged case is
+        regenerated with the domains it was drawn from (fuzz.campaign.store)."""
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def local_domains() -> Domains:
+    """The domains of the executorch and vela installed in this interpreter (a worker's)."""
+    try:
+        ethos_u = {npu: {**d, "pairs": [list(p) for p in d["pairs"]]} for npu, d in ethos_u_domain().items()}
+    except ImportError:  # no vela in this venv: no Ethos-U options to draw
+        ethos_u = {}
+    return Domains(pipeline={"default": pipeline_domain(False), "u55": pipeline_domain(True)},
+                   fp_extensions=fp_extensions(), ethos_u=ethos_u)
+
+
+def _ethos_u(domains: Domains | None, npu: str) -> dict[str, Any]:
+    return (domains.ethos_u if domains is not None else ethos_u_domain())[npu]
+
+
+def _pipeline(domains: Domains | None, u55: bool) -> dict[str, list[str]]:
+    return domains.pipeline["u55" if u55 else "default"] if domains is not None else pipeline_domain(u55)
+
+
+def _fp_extensions(domains: Domains | None) -> list[str]:
+    return domains.fp_extensions if domains is not None else fp_extensions()
 
 
 def _npu(accelerator: str) -> str:
@@ -103,7 +155,12 @@ def pipeline_domain(u55: bool) -> dict[str, list[str]]:
     (common/arm_compile_spec.py ``_create_default_pipeline_config``)."""
     try:
         from executorch.backends.arm.common import pipeline_config as pc
+        from executorch.backends.arm.tosa.compile_spec import TosaCompileSpec
     except ImportError:
+        return {}
+    # A release may define the config before its compile specs take it (what
+    # fuzz.judge.compat.compile_spec calls): then it has no pipeline option to draw.
+    if not all(hasattr(TosaCompileSpec, m) for m in ("_get_pass_pipeline_config", "set_pass_pipeline_config")):
         return {}
     fields = {f.name: f.type for f in dataclasses.fields(pc.ArmPassPipelineConfig)}
     domain = {}
@@ -117,21 +174,24 @@ def pipeline_domain(u55: bool) -> dict[str, list[str]]:
     return domain
 
 
-def sample(rng: random.Random, family: str, accelerator: str | None, tosa_spec: str | None, ops: set[str]) -> dict[str, str]:
+def sample(rng: random.Random, family: str, accelerator: str | None, tosa_spec: str | None, ops: set[str],
+           domains: Domains | None = None) -> dict[str, str]:
     """Options for a generated case: the Ethos-U default configuration half the time, else a
     random configuration vela accepts for the target's NPU; a pass-pipeline mode half the
-    time for a case holding an op it changes."""
+    time for a case holding an op it changes. Drawn from ``domains`` (the workers' release),
+    or from this interpreter's when None: the same draws either way when the two agree."""
     options: dict[str, str] = {}
     if family == "ethos-u" and accelerator is not None and rng.random() >= DEFAULT_SHARE:
-        d = ethos_u_domain()[_npu(accelerator)]
+        d = _ethos_u(domains, _npu(accelerator))
         system, mode = rng.choice(d["pairs"])
         options = {"accelerator": rng.choice(d["accelerator"]), "system_config": system, "memory_mode": mode,
                    "optimise": rng.choice(d["optimise"])}
-    for name, values in pipeline_domain(_is_u55(accelerator)).items():
+    for name, values in _pipeline(domains, _is_u55(accelerator)).items():
         if PIPELINE_OPS[name] & ops and rng.random() < 0.5:
             options[name] = rng.choice(values)
-    if _takes_fp_extension(tosa_spec) and rng.random() < EXTENSION_SHARE and fp_extensions():
-        options["extension"] = rng.choice(fp_extensions())
+    extensions = _fp_extensions(domains)
+    if _takes_fp_extension(tosa_spec) and rng.random() < EXTENSION_SHARE and extensions:
+        options["extension"] = rng.choice(extensions)
     return options
 
 
@@ -170,10 +230,16 @@ def validate(options: Any, family: str, accelerator: str | None, tosa_spec: str 
     if "extension" in options:
         if not _takes_fp_extension(tosa_spec):
             raise CaseError(f"{where}option extension needs a TOSA spec with the FP profile; {tosa_spec or family} has none")
+        if not fp_extensions():
+            raise NotOnThisRelease(f"{where}option extension: this executorch's TOSA specification takes no FP "
+                                   f"extension (the case was drawn for another release)")
         if options["extension"] not in fp_extensions():
             raise CaseError(f"{where}option extension must be one of {', '.join(fp_extensions())}, got {options['extension']!r}")
     pipeline = pipeline_domain(_is_u55(accelerator))
     for name in PIPELINE_OPS:
+        if name in options and not pipeline.get(name):
+            raise NotOnThisRelease(f"{where}option {name}: this executorch's compile specs take no pass-pipeline "
+                                   f"{name} mode (the case was drawn for another release)")
         if name in options and options[name] not in pipeline.get(name, []):
             raise CaseError(f"{where}option {name} must be one of {', '.join(pipeline.get(name, [])) or '(none on this executorch)'}, "
                             f"got {options[name]!r}")

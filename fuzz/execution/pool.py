@@ -109,7 +109,8 @@ class WorkerPool:
             msg = json.loads(line)
             if msg.get("ready"):
                 w.ready = True
-                self.info = self.info or {"python": msg.get("python", self.python), "versions": msg.get("versions", {})}
+                self.info = self.info or {"python": msg.get("python", self.python), "versions": msg.get("versions", {}),
+                                         "domains": msg.get("domains")}
                 if msg.get("edges"):
                     self._check_layout(msg["edges"])
                 continue

@@ -123,7 +123,8 @@ class RayPool:
                     self.slots[self.slots.index(slot)] = self._start()
                     continue
                 slot.ready, slot.info = True, value
-                self.info = self.info or {"python": value.get("python"), "versions": value.get("versions", {})}
+                self.info = self.info or {"python": value.get("python"), "versions": value.get("versions", {}),
+                                             "domains": value.get("domains")}
                 continue
             job, slot.job, slot.ref = slot.job, None, None
             if died:

@@ -107,13 +107,46 @@ def main() -> None:
     freeze_heap()
     # Who this worker is: the controller records the release and interpreter of every result
     # from here, whichever venv or build it was started in.
+    # Its domains: the options this release can express, which the controller draws cases from.
+    from fuzz.core.target_options import local_domains
+
     proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.executable, "versions": compat.versions(),
-                            "edges": layout}) + "\n")
+                            "edges": layout, "domains": local_domains().to_dict()}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
-        job = json.loads(line)
-        proto.write(json.dumps(run_job(job)) + "\n")
+        proto.write(json.dumps(answer(json.loads(line))) + "\n")
+
+
+def answer(job: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_job`, and a verdict for anything it raises outside the forked child: a case
+    this worker cannot load or run is one result, never the end of the warm worker (whose
+    replacement would pay the ~12 s import again, and whose death lost the reason)."""
+    try:
+        return run_job(job)
+    except Exception as e:  # noqa: BLE001 - everything outside the child becomes a verdict
+        return {"job": job.get("job"), "outcome": unrunnable(job, e).to_dict(), "wall": 0.0, "peak_rss_mb": 0.0}
+
+
+def unrunnable(job: dict[str, Any], error: Exception) -> Any:
+    """The verdict on a job the worker could not start: ``rejected-config`` when the case asks
+    for what this release cannot express (options drawn for another release: no verdict on
+    executorch is possible here), else a ``harness-error`` (armfuzz's bug) naming the error."""
+    import hashlib
+
+    from fuzz.core.errors import NotOnThisRelease
+    from fuzz.judge.outcome import Outcome
+    from fuzz.judge.signature import not_on_this_release_signature
+
+    case = job.get("case") if isinstance(job.get("case"), dict) else {}
+    target = str(job.get("target") or case.get("target") or "?")
+    case_id = "unloaded-" + hashlib.sha256(json.dumps(case, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    message = f"{type(error).__name__}: {error}"
+    if isinstance(error, NotOnThisRelease):
+        return Outcome(case_id, target, "rejected-config", stage="load", message=message,
+                       signature=not_on_this_release_signature(target, str(error)))
+    return Outcome(case_id, target, "harness-error", stage="load", message=message,
+                   signature=f"harness/load/{type(error).__name__}: {str(error)[:200]}")
 
 
 def freeze_heap() -> None:

@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import random
 
+from fuzz.core.target_options import Domains
 from fuzz.generate.case import Case
 from fuzz.generate.focus import REGIMES
 from fuzz.generate.generator import generate_with
@@ -78,24 +79,24 @@ def target_of(data: bytes, targets: list[str]) -> str:
     return targets[data[0] % len(targets)] if data else targets[0]
 
 
-def decode(data: bytes, target: str) -> Case:
+def decode(data: bytes, target: str, domains: Domains | None = None) -> Case:
     """The case ``data`` spells on ``target``. The first byte is the target's (target_of);
     the next draw picks the generator's focus (a regime or none), so the fuzzer can also
     reach a regime by mutating one byte. Bytes that
     spell no valid case in ATTEMPTS tries (rare: every draw is bounded to valid options, but
     a graph can still be refused by Case.validate) fall back to a Random seeded by their
-    hash: still deterministic, no longer "nearby"."""
+    hash: still deterministic, no longer "nearby". Options come from ``domains`` (generate)."""
     rng = ByteRandom(data)
     rng._take(1)  # target_of's byte
     options = [None, *REGIMES]
     focus = options[rng._randbelow(len(options))]
     for _ in range(ATTEMPTS):
-        case = generate_with(rng, target, focus)
+        case = generate_with(rng, target, focus, domains=domains)
         if case is not None:
             return case
     seeded = random.Random(int.from_bytes(hashlib.sha256(data).digest()[:8], "big"))
     while True:
-        case = generate_with(seeded, target, focus)
+        case = generate_with(seeded, target, focus, domains=domains)
         if case is not None:
             return case
 

@@ -47,31 +47,35 @@ _FOCUS_MOTIF = {
 }
 
 
-def generate(seed: int, index: int, target: str = "tosa-int", focus: str | None = None) -> Case:
-    """Case number ``index`` of the campaign seeded ``seed`` (aimed at ``focus`` if given)."""
+def generate(seed: int, index: int, target: str = "tosa-int", focus: str | None = None,
+             domains: target_options.Domains | None = None) -> Case:
+    """Case number ``index`` of the campaign seeded ``seed`` (aimed at ``focus`` if given),
+    its options drawn from ``domains`` (the release the workers run; None: this interpreter's)."""
     rng = random.Random(recipes.derive_seed(seed, "case", index, focus or ""))
     for _ in range(50):
-        case = _attempt(rng, target, focus)
+        case = _attempt(rng, target, focus, domains=domains)
         if case is not None:
             return case
     raise RuntimeError(f"generator found no valid case for seed={seed} index={index} focus={focus}")
 
 
-def generate_with(rng: random.Random, target: str, focus: str | None = None, ops: frozenset[str] | None = None) -> Case | None:
+def generate_with(rng: random.Random, target: str, focus: str | None = None, ops: frozenset[str] | None = None,
+                  domains: target_options.Domains | None = None) -> Case | None:
     """One attempt at a valid case drawing every choice from ``rng`` (None when it came out
     invalid). ``ops`` restricts the graph to those registry ops (no motifs then: they bring
     their own). fuzz.generate.strategies drives it with Hypothesis's draws; ``generate`` with a seeded
     Random."""
-    return _attempt(rng, target, focus, ops)
+    return _attempt(rng, target, focus, ops, domains)
 
 
-def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[str] | None = None) -> Case | None:
+def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[str] | None = None,
+             domains: target_options.Domains | None = None) -> Case | None:
     b = GraphBuilder(rng)
     if ops is not None:
         for _ in range(rng.choice([1, 1, 2, 2, 3])):
             _input_for(b, ops)
         _grow(b, rng.randint(1, MAX_NODES), ops)
-        return _finish(b, rng, target, focus)
+        return _finish(b, rng, target, focus, domains)
     motif = _FOCUS_MOTIF.get(focus or "") or (rng.choice(list(MOTIFS)) if rng.random() < 0.5 else None)
     if motif:
         MOTIFS[motif](b)
@@ -81,10 +85,11 @@ def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[
         for _ in range(rng.choice([1, 1, 2, 2, 3])):
             _random_input(b)
     _grow(b, rng.randint(0 if motif else 1, 3 if motif else MAX_NODES))
-    return _finish(b, rng, target, focus)
+    return _finish(b, rng, target, focus, domains)
 
 
-def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None) -> Case | None:
+def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None,
+            domains: target_options.Domains | None) -> Case | None:
     """The grown graph as a valid case: live nodes, used inputs, quant config, recipes."""
     if not b.nodes:
         return None
@@ -113,7 +118,7 @@ def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None)
     except CaseError:
         return None
     t = TARGETS[target]
-    case.options = target_options.sample(rng, t.family, t.accelerator, t.tosa_spec, {n.op for n in case.nodes})
+    case.options = target_options.sample(rng, t.family, t.accelerator, t.tosa_spec, {n.op for n in case.nodes}, domains)
     case.quant.module_activations = _mixed_precision(rng, case)
     return case
 

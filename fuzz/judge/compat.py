@@ -16,7 +16,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
-from fuzz.core.errors import CaseError, ToolMissing
+from fuzz.core.errors import NotOnThisRelease, ToolMissing
 from fuzz.core.targets import Target
 from fuzz.generate.case import QuantConfig
 
@@ -115,7 +115,7 @@ def compile_spec(target: Target, quant: QuantConfig, options: dict[str, str] | N
         config = compile_spec._get_pass_pipeline_config().to_dict()
         lacking = sorted(set(pipeline) - set(config))
         if lacking:  # from_dict would drop them without a word
-            raise CaseError(f"this executorch's ArmPassPipelineConfig has no {', '.join(lacking)}: the case's options "
+            raise NotOnThisRelease(f"this executorch's ArmPassPipelineConfig has no {', '.join(lacking)}: the case's options "
                             f"were drawn for another release; remove them to run it here")
         compile_spec.set_pass_pipeline_config(ArmPassPipelineConfig.from_dict({**config, **pipeline}))
     return compile_spec

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import torch
 
 from fuzz.core import config_rules, target_options
-from fuzz.core.errors import CaseError, ToolMissing
+from fuzz.core.errors import CaseError, NotOnThisRelease, ToolMissing
 from fuzz.core.targets import TARGETS
 from fuzz.generate.case import Case
 from fuzz.generate.codegen import build_model, calibration_data
@@ -34,6 +34,7 @@ from fuzz.judge.signature import (
     invalid_tosa_signature,
     locate,
     normalise_message,
+    not_on_this_release_signature,
     numerics_verdict,
     raised_in_harness,
     root_cause,
@@ -133,6 +134,9 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
                 model(*samples[0])
         with stdout_to_stderr():
             _lower_and_judge(case, t, model, source, samples, outcome, stage)
+    except NotOnThisRelease as e:  # a case drawn for another release: no verdict on executorch here
+        _fail(outcome, "rejected-config", stage.current, type(e).__name__, "", str(e), e)
+        outcome.signature = not_on_this_release_signature(outcome.target, str(e))
     except (CaseError, ToolMissing) as e:
         _fail(outcome, "harness-error", stage.current, type(e).__name__, "", str(e), e)
     except MemoryError as e:

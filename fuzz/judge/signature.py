@@ -44,6 +44,12 @@ def normalise_message(message: str) -> str:
     return text[:MAX_MESSAGE]
 
 
+def not_on_this_release_signature(target: str, message: str) -> str:
+    """A case asking for what this release cannot express (fuzz.core.errors.NotOnThisRelease):
+    counted as a rejected configuration, never bucketed."""
+    return f"{target}/rejected-config: not on this release: {normalise_message(message)}"
+
+
 def crash_signature(target: str, stage: str, exc_type: str, where: str, message: str) -> str:
     at = f"@{where}" if where else ""
     return f"{target}/{stage}/{exc_type}{at}: {normalise_message(message)}"

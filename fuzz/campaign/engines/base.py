@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fuzz.campaign.store import CampaignState
+from fuzz.core.target_options import Domains
 from fuzz.generate.case import Case
 
 
@@ -14,6 +15,7 @@ class JobSource:
 
     #: True once no case will ever come again (the campaign ends when the workers are idle).
     exhausted: bool = False
+    _domains: tuple[dict[str, Any], Domains] | None = None
 
     def worker_env(self) -> dict[str, str]:
         """Extra environment the workers need (the guided engine's instrumentation)."""
@@ -36,3 +38,13 @@ class JobSource:
 
     def close(self) -> None:
         pass
+
+    def domains(self, pool: Any) -> Domains | None:
+        """The option domains of the release the workers run (they report them when ready):
+        cases are drawn from what that release can express, not from this interpreter's."""
+        reported = (pool.info or {}).get("domains")
+        if not reported:
+            return None
+        if self._domains is None or self._domains[0] is not reported:
+            self._domains = (reported, Domains.from_dict(reported))
+        return self._domains[1]

@@ -45,6 +45,7 @@ from fuzz.campaign.engines.base import JobSource
 from fuzz.campaign.engines.guided_driver import SEED_LEN
 from fuzz.campaign.store import CampaignDir, CampaignError, CampaignState
 from fuzz.core.fsutil import atomic_write
+from fuzz.core.target_options import Domains
 from fuzz.execution import edges
 from fuzz.generate.bytecase import decode, input_id, target_of
 from fuzz.generate.case import Case
@@ -195,10 +196,10 @@ class GuidedJobs(JobSource):
                 return None  # no worker ready yet: the block layout is not known
             self._start(pool.info["edges"])
         if not self.queue:
-            self._pull(state)
+            self._pull(state, self.domains(pool))
         return self.queue.pop(0) if self.queue else None
 
-    def _pull(self, state: CampaignState) -> None:
+    def _pull(self, state: CampaignState, domains: Domains | None) -> None:
         """Take the next input from an idle driver; inputs whose blocks are known are
         answered at once (libFuzzer re-reading its corpus), the first new one is queued."""
         for d in self.drivers:
@@ -216,7 +217,7 @@ class GuidedJobs(JobSource):
                     twin.drivers.append(d)
                     d.current = twin
                     continue
-                self._queue(d, data, state)
+                self._queue(d, data, state, domains)
                 return
         if all(d.finished for d in self.drivers) or (self._input_limit_reached() and not self.inflight):
             self.exhausted = True
@@ -224,7 +225,7 @@ class GuidedJobs(JobSource):
     def _input_limit_reached(self) -> bool:
         return self.cfg.cases is not None and self.evaluated >= self.cfg.cases
 
-    def _queue(self, d: _Driver, data: bytes, state: CampaignState) -> None:
+    def _queue(self, d: _Driver, data: bytes, state: CampaignState, domains: Domains | None) -> None:
         index = self.next_index
         self.next_index += 1
         self.evaluated += 1
@@ -232,7 +233,7 @@ class GuidedJobs(JobSource):
         self.cdir.append({"type": "input", "index": index, "id": input_id(data), "data": data.hex(), "t": time.time()})
         state.inputs[index] = data
         target = target_of(data, self.cfg.targets)
-        inp = _Input(index, data, decode(data, target), drivers=[d])
+        inp = _Input(index, data, decode(data, target, domains), drivers=[d])
         d.current = inp
         self.inflight[index] = inp
         self.queue.append((index, target, None, inp.case))

@@ -44,7 +44,7 @@ class SeededJobs(JobSource):
             return None
         index, target = nxt
         focus = pick_focus(state, self.cfg.seed, index, target) if self.cfg.steer else None
-        return index, target, focus, generate(self.cfg.seed, index, target, focus)
+        return index, target, focus, generate(self.cfg.seed, index, target, focus, self.domains(pool))
 
     def retry(self, index: int, target: str, focus: str | None) -> None:
         self.requeue.append((index, target))

@@ -1,0 +1,62 @@
+"""A warm worker outlives any case: what it cannot load or start is a verdict, not its death.
+
+Each test runs a real warm worker (executorch imported, forked children); only the case is
+made bad. The release-specific half (a case drawn for another release) is in test_matrix.py,
+on a real 1.2.0 worker.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from fuzz.core.errors import NotOnThisRelease
+from fuzz.execution.pool import WorkerPool, run_all
+from fuzz.execution.worker import unrunnable
+
+pytestmark = pytest.mark.pipeline
+
+
+def ask(pool: WorkerPool, job: dict[str, Any], seconds: float = 600) -> dict[str, Any] | None:
+    """Send one raw job to the first idle worker and wait for its answer (None: the worker died)."""
+    deadline = time.monotonic() + seconds
+    while not pool.idle():
+        assert time.monotonic() < deadline, "no worker became ready"
+        list(pool.poll(0.5))
+    pool.send(pool.idle()[0], job)
+    while time.monotonic() < deadline:
+        for _, result in pool.poll(0.5):
+            return result
+    raise AssertionError("no answer")
+
+
+def test_a_case_the_worker_cannot_load_is_a_verdict_and_the_worker_lives_on(tmp_path, seed_case):
+    pool = WorkerPool(1, tmp_path / "workers.log", ["tosa-int"])
+    try:
+        bad = seed_case.to_dict()
+        bad["nodes"][0]["op"] = "no_such_op"
+        result = ask(pool, {"job": 1, "case": bad, "target": "tosa-int", "timeout": 300})
+        assert result is not None, "the worker died"
+        o = result["outcome"]
+        assert o["status"] == "harness-error" and o["stage"] == "load"
+        assert o["signature"].startswith("harness/load/CaseError: ") and "no_such_op" in o["signature"]
+        pid = pool.workers[0].proc.pid
+        # The same warm worker, not a replacement, runs the next case.
+        (outcome,) = run_all(pool, [seed_case.with_target("tosa-int")])
+        assert outcome.status not in ("harness-error",), outcome.message
+        assert [w.proc.pid for w in pool.workers] == [pid]
+    finally:
+        pool.close()
+
+
+def test_a_case_for_another_release_is_a_rejected_configuration_not_a_harness_error():
+    """What a worker answers for a case whose options its release lacks (raised by
+    target_options.validate there; the real one on 1.2.0 is in test_matrix.py)."""
+    job = {"job": 7, "case": {"target": "tosa-int"}, "target": "tosa-int"}
+    o = unrunnable(job, NotOnThisRelease("case: option leaky_relu: this executorch's compile specs take no pass-pipeline "
+                                          "leaky_relu mode (the case was drawn for another release)"))
+    assert o.status == "rejected-config" and o.stage == "load"
+    assert o.signature.startswith("tosa-int/rejected-config: not on this release: ")
+    assert not o.failed
