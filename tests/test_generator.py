@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fuzz.core.targets import TARGETS
@@ -20,6 +20,7 @@ from fuzz.generate.generator import generate
     target=st.sampled_from(sorted(TARGETS)),
     focus=st.sampled_from([None, *REGIMES]),
 )
+@example(seed=20218, index=3267, target="ethos-u55-128", focus="clamp-inside-range")  # .view of a transpose
 def test_every_generated_case_is_valid_and_runs_in_eager(seed, index, target, focus):
     case = generate(seed, index, target, focus)
     again = Case.from_json(case.to_json())

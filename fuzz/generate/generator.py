@@ -97,6 +97,7 @@ def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None,
     outputs = [n.id for n in b.nodes if n.id not in used][-3:]
     nodes = _live(b.nodes, outputs)
     _demote_illegal_inplace(nodes, b.inputs, outputs)
+    _demote_illegal_view(nodes)
     inputs = [t for t in b.inputs if t.name in used]
     if not inputs:
         return None
@@ -204,15 +205,38 @@ def _demote_illegal_inplace(nodes: list[Node], inputs: list[TensorSpec], outputs
         for i in n.inputs:
             uses[i] = uses.get(i, 0) + 1
     input_names = {t.name for t in inputs}
-    after_expand: set[str] = set()
+    after_expand = _downstream(nodes, {"expand"})
     for n in nodes:
-        if n.op == "expand" or any(i in after_expand for i in n.inputs):
-            after_expand.add(n.id)
         op = get_op(n.op)
         if n.spelling in op.inplace_spellings:
             src = n.inputs[0]
             if src in input_names or uses.get(src, 0) != 1 or src in outputs or src in after_expand:
                 n.spelling = next(s for s in op.spellings if s not in op.inplace_spellings and op.spelling_ok(s, n.params))
+
+
+#: Ops whose eager output may be a strided view: transposed, broadcast, or a slice off the
+#: first dim. Element-wise ops keep their input's strides, so what reads one may be strided too.
+_STRIDED_VIEWS = frozenset({"transpose", "permute", "expand", "slice", "select", "narrow", "split", "chunk"})
+
+
+def _demote_illegal_view(nodes: list[Node]) -> None:
+    """``Tensor.view`` needs an input whose strides allow the new shape; eager refuses a
+    transposed one (generator seed 20218, index 3267, ethos-u55-128, focus clamp-inside-range
+    wrote ``transpose(relu6(x), -2, -1).view(...)``). Which ops keep strides is not tracked
+    op by op, so a reshape downstream of a strided view is spelled ``.reshape``."""
+    strided = _downstream(nodes, _STRIDED_VIEWS)
+    for n in nodes:
+        if n.spelling == "view" and any(i in strided for i in n.inputs):
+            n.spelling = "method"
+
+
+def _downstream(nodes: list[Node], ops: set[str] | frozenset[str]) -> set[str]:
+    """Ids of the nodes (in graph order) that are one of ``ops`` or read one, transitively."""
+    found: set[str] = set()
+    for n in nodes:
+        if n.op in ops or any(i in found for i in n.inputs):
+            found.add(n.id)
+    return found
 
 
 # -- adversarial recipes -----------------------------------------------------------------
