@@ -21,6 +21,7 @@ from fuzz.generate.focus import REGIMES
 from fuzz.judge.outcome import Outcome
 from fuzz.replay.corpus import observed
 from fuzz.triage.bugs import bug_key
+from reducer import traceback_tail
 from reducer.shrink import same_bug
 
 
@@ -99,6 +100,83 @@ def judge_controls(controls: list[Control], outcomes: list[Outcome], signature: 
     return controls
 
 
+#: Ops that only move or copy values: their lowering computes nothing from qparams (the output
+#: keeps its input's), so no qparams corner explains their failures.
+MOVEMENT_OPS = frozenset({"permute", "transpose", "squeeze", "unsqueeze", "expand", "repeat", "slice", "select", "narrow",
+                          "split", "chunk", "index_select", "flatten", "reshape"})
+#: Whole-graph configuration regimes and the control case (its variant's first word) that flips each.
+_CONFIG_CONTROLS = {"config-act-qmin-127": "act_qmin", "config-act-qmin-128": "act_qmin", "config-per-tensor-weights": "per_channel"}
+#: Whole-graph configuration regimes without a flipping control: they change every op's arithmetic.
+_CONFIG_ARITHMETIC = ("config-a16w8", "config-a8w4")
+#: "[regime] <tensor> ..." (fuzz.judge.regimes) or "regime: <tensor> ..."
+_EVIDENCE = re.compile(r"^\[?(?P<regime>[\w-]+)(?:\]|:) (?P<detail>(?P<tensor>[\w.]+).*)$")
+
+
+def bearing_regimes(case: Case, outcome: Outcome, controls: list[Control]) -> list[tuple[str, str, str]]:
+    """(regime, why it matters, evidence) for the regimes that bear on this failure: a report
+    lists a qparams corner only when the failure can depend on it.
+
+    By verdict kind: a spelling left off the backend (``spelling-not-delegated``) never depends
+    on qparams (its control, the canonical spelling with the same qparams, is delegated), so it
+    lists none. A numerics verdict is about qparams: the corners of the tensors its culprit
+    computes from count (the culprit, the producers fused into it, and their inputs; every
+    tensor when no node was localised). Any other failure (a crash, invalid TOSA, a tool's
+    refusal, a partial delegation) counts the corners of the reduced case's nodes that compute
+    with qparams: the reducer removed every node the failure does not need, and an op that only
+    moves values (MOVEMENT_OPS) reads none, so a slice crash lists nothing.
+
+    Whole-graph configuration regimes count when their control shows it: the activation range
+    and per-tensor weights only when the control that flips them no longer shows the bug, and
+    a16w8 or 4-bit weights when a counted node computes with them.
+    """
+    if outcome.status == "spelling-not-delegated":
+        return []
+    nodes = {n.id: n for n in case.nodes}
+    row = next((r for r in outcome.localization.get("table", []) if r["node"] == outcome.localization.get("culprit")), None)
+    if outcome.status.startswith("numerics") and row is not None:
+        computing = {row["node"], *row.get("fused", [])} & set(nodes)
+        tensors = computing | {i for n in computing for i in nodes[n].inputs}
+    elif outcome.status.startswith("numerics"):
+        computing = set(nodes)
+        tensors = computing | {t.name for t in case.inputs}
+    else:
+        computing = tensors = {n.id for n in case.nodes if n.op not in MOVEMENT_OPS}
+    flipped = {c.variant.split(" ", 1)[0] for c in controls if c.observed and not c.same}
+    details: dict[str, str] = {}
+    for line in outcome.regime_evidence:
+        m = _EVIDENCE.match(line)
+        if m and m["regime"] not in details and (m["regime"].startswith("config-") or m["tensor"] in tensors):
+            details[m["regime"]] = m["detail"]
+    out = []
+    for r in outcome.regimes:
+        if r not in REGIMES:
+            continue
+        if r in _CONFIG_CONTROLS:
+            bears = _CONFIG_CONTROLS[r] in flipped
+        elif r in _CONFIG_ARITHMETIC:
+            bears = bool(computing)
+        else:
+            bears = r in details
+        if bears:
+            out.append((r, REGIMES[r], details.get(r, "")))
+    return out
+
+
+def report_traceback(outcome: Outcome, fresh: str = "") -> str:
+    """The traceback a report and an issue show for a crash (reducer.traceback_tail): the failing
+    pass's or tool's frames from the outcome's stored tail, else from ``fresh`` (a fresh run of
+    the repro), else the stored tail, condensed; "" for other verdicts."""
+    if outcome.status != "crash" or not (outcome.traceback or fresh):
+        return ""
+    exc = traceback_tail.exception_type(outcome.signature)
+    for text in (outcome.traceback, fresh):
+        shown = traceback_tail.failing_frames(text, exc, outcome.message) if text else None
+        if shown:
+            return shown
+    return ("[the failing frames were cut from the stored traceback; run repro.py to see them]\n"
+            + traceback_tail.condensed(outcome.traceback))
+
+
 def mermaid(case: Case) -> str:
     """The graph as a mermaid flowchart (GitHub renders it). Ids are validated identifiers."""
     shapes = case.validate()
@@ -123,7 +201,8 @@ def _failure_phrase(o: Outcome) -> str:
     return f"ends with {o.status} at stage {o.stage or 'start'}"
 
 
-def _title(o: Outcome, case: Case) -> str:
+def title_of(o: Outcome, case: Case) -> str:
+    """A report's and an issue's title: the culprit of a numerics verdict, else where it raised and the message's first line."""
     if o.status == "numerics":
         return o.signature.split("/", 1)[1]
     first = o.message.strip().splitlines()[0] if o.message.strip() else o.status
@@ -141,7 +220,10 @@ def render_report(
     versions: dict[str, str],
     bisection_md: str = "",
     bug: dict[str, Any] | None = None,
+    traceback: str | None = None,
 ) -> str:
+    """report.md; ``traceback`` is the failing frames when the caller has them (report_traceback
+    with a fresh run of the repro), else they come from the outcome."""
     t = TARGETS[case.target]
     if verification is None:
         vline = "Not verified: the script was not run."
@@ -150,12 +232,10 @@ def render_report(
     else:
         vline = (f"NOT verified: a fresh run reproduced the signature in {verification['reproduced']} of {verification['runs']} run(s); "
                  "observed " + ", ".join(f"`{code(x)}`" for x in verification["observed"]) + ".")
-    regimes = [(r, REGIMES[r], next((e for e in outcome.regime_evidence if e.startswith(r)), "")) for r in outcome.regimes if r in REGIMES]
-    regimes = [(r, why, detail.split(":", 1)[1].strip() if ":" in detail else "") for r, why, detail in regimes]
     env = template_env()
     env.filters.update(md=md, fence=fence, code=code)
     return env.get_template("report.md.j2").render(
-        title=_title(outcome, case),
+        title=title_of(outcome, case),
         target=case.target,
         target_upper=case.target.upper(),
         # The whole configuration when the case sets options (MACs, memory mode, pipeline modes).
@@ -165,9 +245,9 @@ def render_report(
         ops_phrase=" → ".join(n.op for n in case.nodes),
         failure_phrase=_failure_phrase(outcome),
         evidence=outcome.evidence,
-        regimes=regimes,
+        regimes=bearing_regimes(case, outcome, controls),
         observed=f"{outcome.signature}\n{outcome.message}".strip(),
-        traceback=outcome.traceback[-3000:] if outcome.traceback else "",
+        traceback=report_traceback(outcome) if traceback is None else traceback,
         verification_line=vline,
         script=script,
         mermaid=mermaid(case),

@@ -4,7 +4,9 @@ Files, in the bucket directory (or ``--out`` for a case file), each written atom
 
 - ``reduced.case.json``, ``reduced.outcome.json``, ``reduction.json`` (figures, steps, flakiness)
 - ``repro.py`` and ``verification.json`` (fresh-process runs)
-- ``report.md``
+- ``report.md``, with ``controls.json`` (its control cases' outcomes) and, for a crash whose
+  stored traceback lost the failing frames, ``traceback.txt`` (one more fresh run's)
+- ``issue.md`` when the repro is verified: the file-ready issue (reducer.issue)
 
 Each step reuses what an earlier step left, so ``armfuzz report`` after ``armfuzz reduce``
 does not reduce again, and a killed run loses at most the step it was in.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 from fuzz.core.errors import CaseError
@@ -24,8 +27,9 @@ from fuzz.execution.pool import ReleasePool
 from fuzz.generate.case import Case
 from fuzz.judge.outcome import Outcome
 from fuzz.replay.corpus import observed
-from reducer import repro
-from reducer.report import Control, control_cases, judge_controls, render_report
+from fuzz.triage import known
+from reducer import issue, repro, traceback_tail
+from reducer.report import Control, control_cases, judge_controls, render_report, report_traceback
 from reducer.shrink import Budget, Reducer, Step
 
 
@@ -82,6 +86,7 @@ def render_source(out: Path, release: str, runs: int = 1, verify: bool = True, p
     case, outcome = load_reduced(out)
     script = repro.render(case, outcome.signature, release)
     atomic_write(out / "repro.py", script)
+    (out / "traceback.txt").unlink(missing_ok=True)  # a run of the repro before this one (another release, another case)
     if not verify:
         return {"verified": False, "runs": 0}
     v = repro.verify(script, case, outcome.signature, python or envs.verification_python(release), runs)
@@ -93,25 +98,85 @@ def evaluate_controls(out: Path, session: ReleasePool) -> list[Control]:
     """The report's control cases for the reduced case in ``out``, run and judged."""
     case, outcome = load_reduced(out)
     controls = control_cases(case)
-    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, _bug_meta(out))
+    judge_controls(controls, session.evaluate([c.case for c in controls]), outcome.signature, bug_meta(out))
     return controls
 
 
 def report_source(out: Path, session: ReleasePool, bisection_md: str = "", controls: list[Control] | None = None) -> Path:
-    """Write report.md for the reduced case in ``out`` (``controls`` when already run)."""
+    """Write report.md for the reduced case in ``out`` (``controls`` when already run), and
+    issue.md beside it when the repro is verified."""
     case, outcome = load_reduced(out)
     reduction = json.loads((out / "reduction.json").read_text())
-    verification = json.loads((out / "verification.json").read_text()) if (out / "verification.json").exists() else None
+    verification = _verification(out)
     script = (out / "repro.py").read_text() if (out / "repro.py").exists() else repro.render(case, outcome.signature, session.release)
     controls = controls if controls is not None else evaluate_controls(out, session)
-    bug = _bug_meta(out)
+    atomic_write(out / "controls.json", json.dumps([{"variant": c.variant, "observed": c.observed, "same": c.same,
+                                                     "campaign": c.campaign} for c in controls], indent=2) + "\n")
+    bug = bug_meta(out)
     versions = session.versions()
-    text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md, bug)
+    traceback = report_traceback(outcome, fresh_traceback(out, outcome, session.verify_python))
+    text = render_report(case, outcome, script, verification, controls, reduction, versions, bisection_md, bug, traceback)
     atomic_write(out / "report.md", text)
+    if verification and verification["verified"]:
+        # the interpreter the repro was verified on, or this release's when that one is gone
+        gone = not Path(verification["python"]).exists()
+        atomic_write(out / "issue.md", issue_text(out, session.verify_python if gone else None))
+    else:
+        (out / "issue.md").unlink(missing_ok=True)  # never an issue from a repro that does not fail
     return out / "report.md"
 
 
-def _bug_meta(out: Path) -> dict[str, Any] | None:
+def issue_text(out: Path, python: str | None = None) -> str:
+    """The file-ready issue (reducer.issue) for a reduced bug whose repro is verified; its
+    Versions come from collect_env run with the interpreter the repro was verified on (or
+    ``python``, when that one is gone)."""
+    case, outcome = load_reduced(out)
+    verification = _verification(out)
+    if not (verification and verification["verified"] and (out / "repro.py").exists()):
+        raise CaseError(f"{out}: repro.py is not verified; an issue needs a repro that fails as reported "
+                        f"(armfuzz render {out} --runs 3, or armfuzz reduce {out} again)")
+    release = json.loads((out / "reduction.json").read_text()).get("release", "?") if (out / "reduction.json").exists() else "?"
+    controls = [SimpleNamespace(**c) for c in _read_list(out / "controls.json")]
+    python = python or verification["python"]
+    if not Path(python).exists():
+        raise CaseError(f"{out}: its repro was verified with {python}, which is not here any more; "
+                        f"give --python, a venv's bin/python with executorch {release}")
+    traceback = report_traceback(outcome, fresh_traceback(out, outcome, python))
+    return issue.render_issue(case, outcome, (out / "repro.py").read_text(), verification, controls, release,
+                              issue.collect_env(python), bug_meta(out), traceback)
+
+
+def fresh_traceback(out: Path, outcome: Outcome, python: str) -> str:
+    """``traceback.txt``: the traceback a fresh run of the verified repro prints, for a crash
+    whose stored traceback no longer holds the failing frames (reducer.traceback_tail); run
+    once, then kept. "" when it is not needed or the repro is not verified."""
+    path = out / "traceback.txt"
+    if path.exists():
+        return path.read_text()
+    if outcome.status != "crash" or traceback_tail.failing_frames(
+            outcome.traceback, traceback_tail.exception_type(outcome.signature), outcome.message):
+        return ""
+    verification = _verification(out)
+    if not (verification and verification["verified"] and (out / "repro.py").exists()):
+        return ""
+    text = traceback_tail.run_for_traceback((out / "repro.py").read_text(), python)
+    atomic_write(path, text)
+    return text
+
+
+def _verification(out: Path) -> dict[str, Any] | None:
+    return json.loads((out / "verification.json").read_text()) if (out / "verification.json").exists() else None
+
+
+def _read_list(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    return data if isinstance(data, list) else []
+
+
+def bug_meta(out: Path) -> dict[str, Any] | None:
     """A campaign bug's meta.json (fuzz.triage.bugs) when ``out`` is a bug directory, with the
     targets its campaign ran (``campaign_targets``) when campaign.json is two levels up."""
     try:
@@ -122,6 +187,11 @@ def _bug_meta(out: Path) -> dict[str, Any] | None:
         return None
     for key, empty in (("title", ""), ("links", []), ("releases", []), ("count", len(meta["buckets"]))):
         meta.setdefault(key, empty)  # bug files written by older armfuzz lack them
+    if meta.get("key"):  # the known-bugs file as it is now, not as it was when meta.json was written
+        try:
+            meta.update(known.mark(meta["key"], meta["releases"], known.load()))
+        except known.KnownBugsError as e:
+            raise CaseError(str(e)) from None
     try:
         meta["campaign_targets"] = json.loads((out.parent.parent / "campaign.json").read_text())["targets"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError):
@@ -163,7 +233,7 @@ def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: 
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1) as background:
-            verification = background.submit(render_source, bucket, session.release, python=session.verify_python)
+            verification = background.submit(_verify_and_trace, bucket, session)
             controls = evaluate_controls(bucket, session)
             verification.result()
         report_source(bucket, session, controls=controls)
@@ -172,6 +242,13 @@ def process_bucket(bucket: Path, session: ReleasePool, budget: Budget, on_step: 
     elif report:
         report_source(bucket, session)
     return summary
+
+
+def _verify_and_trace(bucket: Path, session: ReleasePool) -> None:
+    """Render and verify repro.py, then (a crash whose stored traceback lost its frames) run it
+    once more for them: both single-threaded fresh processes, beside the controls."""
+    render_source(bucket, session.release, python=session.verify_python)
+    fresh_traceback(bucket, load_reduced(bucket)[1], session.verify_python)
 
 
 def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget, release: str | None = None,
@@ -202,11 +279,12 @@ def reduce_pending_bugs(campaign: Path, workers: int, budget: Budget, release: s
 
 def pending_bugs(campaign: Path) -> list[Path]:
     """Directories of the campaign's current bugs (fuzz.triage.bugs; not those merged into another
-    since) that have no report yet, oldest first."""
+    since) that have no report yet, oldest first: new bugs and regressions. A bug the known-bugs
+    file lists (fuzz.triage.known) is filed already; ``armfuzz reduce`` still takes it by hand."""
     from fuzz.campaign import CampaignError, list_bugs
 
     try:
         rows = list_bugs(campaign)
     except CampaignError as e:
         raise CaseError(str(e)) from None
-    return [campaign / "bugs" / r["id"] for r in rows if not r["report"]]
+    return [campaign / "bugs" / r["id"] for r in rows if not r["report"] and (r.get("known") is None or r.get("regression"))]

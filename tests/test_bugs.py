@@ -154,11 +154,11 @@ def test_representative_is_the_smallest_case_on_the_cheapest_target_and_moves_on
     assert group([a, b, c, d], {})[0].representative[:2] == (8, "ethos-u85-256")
 
 
-def _events(root: Path, rows: list[tuple[int, str, str, str, int]]) -> None:
+def _events(root: Path, rows: list[tuple[int, str, str, str, int]], release: str = "1.5.1") -> None:
     root.mkdir(parents=True)
     (root / "campaign.json").write_text(json.dumps({"schema": 1, "seed": 3, "targets": list(TARGETS)}))
     lines = [json.dumps({"type": "result", "seed": 3, "index": i, "target": t, "focus": None, "status": st, "signature": sig,
-                         "nodes": n, "release": "1.5.1", "t": 100.0 + k}) for k, (i, t, st, sig, n) in enumerate(rows)]
+                         "nodes": n, "release": release, "t": 100.0 + k}) for k, (i, t, st, sig, n) in enumerate(rows)]
     (root / "events.jsonl").write_text("\n".join(lines) + "\n")
 
 

@@ -109,7 +109,7 @@ def test_reduce_refuses_a_corrupt_case_with_a_one_line_error(tmp_path):
 
 @pytest.mark.pipeline
 def test_reduce_end_to_end_writes_a_verified_repro_and_a_report(tmp_path):
-    """armfuzz reduce on a live 1.5.1 crash: reduced case, verified repro.py, report.md."""
+    """armfuzz reduce on a live 1.5.1 crash: reduced case, verified repro.py, report.md, issue.md."""
     case = {"schema": 1, "seed": 0, "target": "tosa-int", "inputs": [{"name": "x", "shape": [1, 4, 8, 8]}],
             "nodes": [{"id": "act", "op": "sigmoid", "inputs": ["x"], "spelling": "torch", "params": {}},
                       {"id": "bad", "op": "clamp", "inputs": ["act"], "spelling": "torch", "params": {"min": 0.5, "max": 0.25}}],
@@ -124,3 +124,11 @@ def test_reduce_end_to_end_writes_a_verified_repro_and_a_report(tmp_path):
     assert json.loads((out / "verification.json").read_text())["verified"]
     report = (out / "report.md").read_text()
     assert "ExirToTosaPass" in report and "## Control cases" in report and "```mermaid" in report
+    # The worker's tail lost the pass's frames (1.5.1's pass manager lists its adapters): one
+    # more fresh run of the repro gave them, for the report and for the file-ready issue.
+    assert (out / "traceback.txt").exists() and 'aten_to_dialect_pass.py", line' in report
+    assert "_ExportedProgramGraphPassAdapter" not in report and len(json.loads((out / "controls.json").read_text())) > 5
+    issue = (out / "issue.md").read_text()
+    assert issue.startswith("# Arm backend: ExirToTosaPass: max_val must be greater than or equal to min_val (clamp, ")
+    assert "### 🐛 Describe the bug" in issue and "### Versions" in issue and "PyTorch version: " in issue
+    assert (out / "repro.py").read_text().rstrip("\n") in issue and 'aten_to_dialect_pass.py", line' in issue

@@ -62,6 +62,8 @@ def test_dashboard_is_one_self_contained_file_with_its_tables(tmp_path):
     assert html.count("<svg") == 4 and "<script" not in html and "<link" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert 'id="verdicts"' in html and 'id="bugs"' in html and "not reduced" in html
+    # both bugs are in the checked-in known-bugs file, open: known, not new
+    assert html.count('<tr class="known">') == 2 and "(0 new)" in html and "known (open)" in html
     bad = CliRunner().invoke(app, ["dashboard", str(tmp_path / "nothing")])
     assert bad.exit_code == 2 and "campaign directory" in bad.output
 

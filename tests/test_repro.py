@@ -47,14 +47,20 @@ def test_golden_repro_crash_on_old_release_carries_the_placeholder():
 
 
 def test_golden_report():
+    """The seed crash as the worker recorded it on 1.2.0 (corpus/seed-000-rewriteconv): its
+    stored traceback, regime evidence and controls."""
     case = Case.load(SEED_CASE)
+    stored = Outcome.from_dict(json.loads((ROOT / "corpus" / "seed-000-rewriteconv" / "reduced.outcome.json").read_text()))
     outcome = Outcome(case.case_id, case.target, "crash", stage="lower", signature=SEED_CRASH, where="RewriteConvPass",
-                      message="RewriteConvPass: No output quantization parameter found in node tosa_conv2d_default",
+                      message=stored.message, traceback=stored.traceback,
                       evidence=["relu (relu) output qparams: scale=0.0039334, zp=-111; qmin=-127 -> not fuseable (zp != qmin)"],
-                      regimes=["act-nonfuseable", "shared-domain-mismatch"],
-                      regime_evidence=["act-nonfuseable: relu zp -111 != qmin -127"])
+                      regimes=["act-nonfuseable", "shared-domain-mismatch", "zp-at-qmin-nonact", "config-act-qmin-127"],
+                      regime_evidence=["[act-nonfuseable] relu (relu) output zp=-111, qmin=-127, scale=0.0039334",
+                                       "[shared-domain-mismatch] merged inputs ['relu', 'y'] have ranges [(0.0, 0.068), (-0.064, 0.9381)]",
+                                       "[zp-at-qmin-nonact] x zp=-127 == qmin", "[config-act-qmin-127] act range [-127, 127]"])
     controls = [Control("target tosa-int", case.with_target("tosa-int"), "pass", False),
-                Control("target vgf-int-fp", case.with_target("vgf-int-fp"), SEED_CRASH.replace("tosa-int-fp", "vgf-int-fp"), True)]
+                Control("target vgf-int-fp", case.with_target("vgf-int-fp"), SEED_CRASH.replace("tosa-int-fp", "vgf-int-fp"), True),
+                Control("act_qmin -127 -> -128", case, SEED_CRASH, True)]
     reduction = {"nodes_before": 12, "nodes_after": 4, "target_before": "tosa-int-fp", "target_after": "tosa-int-fp",
                  "evaluations": 50, "cache_hits": 3, "seconds": 120.0, "confirmed": "3/3", "flaky": False}
     verification = {"verified": True, "runs": 1, "reproduced": 1, "observed": [SEED_CRASH]}

@@ -26,6 +26,7 @@ COVERAGE_EVERY = 30.0
 def run_campaign(cfg: CampaignConfig, on_result: Callable[[dict[str, Any], CampaignState], None] | None = None) -> CampaignState:
     """Run (or resume) a campaign until its case count or time budget is spent."""
     cdir = CampaignDir(cfg.root)
+    cdir.known_bugs()  # an unusable known-bugs file stops the campaign here, before any work
     cdir.open(cfg.seed, cfg.targets, cfg.timeout, cfg.memory_mb, cfg.engine)
     state = cdir.load()
     cdir.heal(state, cfg.seed)

@@ -7,7 +7,8 @@ Layout of a campaign directory::
     buckets/<sig-hash>/    signature.txt, meta.json, first.case.json / .outcome.json,
                            smallest.case.json / .outcome.json
     bugs.json, bugs/<id>/  bugs above the buckets (fuzz.triage.bugs): meta.json, the representative
-                           case (signature.txt, smallest.case.json), later its reduction and report
+                           case (signature.txt, smallest.case.json), later its reduction and report;
+                           each marked known or new, and regressions (fuzz.triage.known)
     stats.json             derived summary, rewritten after every result
     workers.log            the workers' stderr for this session (vela chatter, tracebacks)
 
@@ -34,6 +35,7 @@ from fuzz.core.target_options import Domains
 from fuzz.generate.case import Case
 from fuzz.generate.generator import GENERATOR_VERSION, generate
 from fuzz.judge.outcome import FAILURES
+from fuzz.triage import known
 from fuzz.triage.bugs import Bug, bug_id, group
 
 SCHEMA = 1
@@ -162,6 +164,13 @@ class CampaignDir:
         self._bug_meta: dict[str, dict[str, Any]] = {}
         #: bug ids when stale bug directories were last marked
         self._bug_ids: frozenset[str] = frozenset()
+        self._known: dict[str, known.KnownBug] | None = None
+
+    def known_bugs(self) -> dict[str, known.KnownBug]:
+        """The known-bugs file (fuzz.triage.known), read once; CampaignError when it is unusable."""
+        if self._known is None:
+            self._known = known_bugs()
+        return self._known
 
     def open(self, seed: int, targets: list[str], timeout: float, memory_mb: int, engine: str = "random") -> dict[str, Any]:
         """Create the campaign, or check that a resumed one asks for the same cases."""
@@ -286,11 +295,13 @@ class CampaignDir:
         """``bugs.json`` and, per bug, ``meta.json`` plus its representative as a bucket-like
         directory (``signature.txt``, ``smallest.case.json`` and, when its bucket has it,
         ``smallest.outcome.json``) that `armfuzz reduce` takes. A reduced bug keeps the case
-        its report was made from. Only what changed is written."""
+        its report was made from. Only what changed is written. Each bug is marked new, known
+        or a regression against the known-bugs file (fuzz.triage.known)."""
+        metas = {bug.id: {**bug.meta(), **known.mark(bug.key, bug.releases, self.known_bugs())} for bug in bugs}
         for bug in bugs:
             d = self.bug_dir(bug)
             index, target, focus, _, signature = bug.representative
-            meta = bug.meta()
+            meta = metas[bug.id]
             old = self._bug_meta.get(bug.id) or _read_json(d / "meta.json", {})
             if old == meta and (d / "smallest.case.json").exists():
                 continue
@@ -305,7 +316,7 @@ class CampaignDir:
             atomic_write(d / "meta.json", json.dumps(meta, indent=2) + "\n")
             self._bug_meta[bug.id] = meta
         self._mark_merged(bugs)
-        index = [{**bug.meta(), "report": f"bugs/{bug.id}/report.md" if (self.bug_dir(bug) / "report.md").exists() else None}
+        index = [{**metas[bug.id], "report": f"bugs/{bug.id}/report.md" if (self.bug_dir(bug) / "report.md").exists() else None}
                  for bug in bugs]
         atomic_write(self.root / "bugs.json", json.dumps(index, indent=2) + "\n")
 
@@ -358,10 +369,20 @@ def list_bugs(root: Path) -> list[dict[str, Any]]:
         cdir = CampaignDir(root)
         cdir.heal(cdir.load(), cdir.open_existing()["seed"])
         rows = json.loads(path.read_text())
-    for row in rows:  # reports appear after the index was written
+    table = known_bugs()
+    for row in rows:  # reports appear after the index was written, and the known-bugs file changes
         report = root / "bugs" / row["id"] / "report.md"
         row["report"] = str(report.relative_to(root)) if report.exists() else None
+        row.update(known.mark(row["key"], row.get("releases", []), table))
     return rows
+
+
+def known_bugs() -> dict[str, known.KnownBug]:
+    """The known-bugs file (fuzz.triage.known); CampaignError, one line, when it is unusable."""
+    try:
+        return known.load()
+    except known.KnownBugsError as e:
+        raise CampaignError(str(e)) from None
 
 
 def list_buckets(root: Path) -> list[dict[str, Any]]:

@@ -8,3 +8,5 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 #: the Jinja2 templates of models, repros, reports and the dashboard
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
+#: bugs already filed upstream or fixed in a release (fuzz.triage.known); ARMFUZZ_KNOWN_BUGS names another file
+KNOWN_BUGS = PROJECT_ROOT / "known-bugs.json"

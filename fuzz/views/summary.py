@@ -11,6 +11,7 @@ from rich.text import Text
 
 from fuzz.campaign import CampaignState
 from fuzz.judge.outcome import FAILURES, STATUSES
+from fuzz.triage import known
 
 #: Columns of the per-target table; the rarer statuses are folded into "other". The two
 #: non-bug outcomes armfuzz must not lose sight of are shown: configurations executorch
@@ -90,9 +91,11 @@ def progress_view(state: CampaignState, started: float, budget: float | None, se
 
 def bug_table(bugs: list[dict[str, Any]], title: str = "bugs (one per root cause)") -> Table:
     """One row per bug (fuzz.triage.bugs): what it is, where it shows, its buckets and results, when,
-    its representative and its report once reduced."""
+    its representative and its report once reduced. Regressions and new bugs first, then the
+    known ones (fuzz.triage.known)."""
     table = Table(title=title)
     table.add_column("bug")
+    table.add_column("status", overflow="fold")
     table.add_column("title", overflow="fold")
     table.add_column("targets", overflow="fold")
     table.add_column("buckets", justify="right")
@@ -100,12 +103,26 @@ def bug_table(bugs: list[dict[str, Any]], title: str = "bugs (one per root cause
     table.add_column("first / last seen")
     table.add_column("representative")
     table.add_column("report", overflow="fold")
-    for b in bugs:
+    for b in known.new_first(bugs):
         rep = b["representative"]
-        table.add_row(b["id"], b.get("title") or b["key"], ", ".join(b["targets"]), str(len(b["buckets"])), str(b["count"]),
+        table.add_row(b["id"], _standing(b), b.get("title") or b["key"], ", ".join(b["targets"]), str(len(b["buckets"])), str(b["count"]),
                       f"{_when(b['first_seen'])} / {_when(b['last_seen'])}", f"#{rep['index']} {rep['target']} ({rep['nodes']} nodes)",
                       b.get("report") or "-")
     return table
+
+
+def _standing(row: dict[str, Any]) -> Text:
+    return Text(known.describe(row), style="bold red" if row.get("regression") else "bold" if row.get("known") is None else "")
+
+
+def known_lines(bugs: list[dict[str, Any]]) -> list[Text]:
+    """The summary's word on the known-bugs file: how many bugs are new, and one red line per
+    regression (a bug fixed in a release that this campaign saw on that release or a later one)."""
+    new = sum(1 for b in bugs if b.get("known") is None)
+    lines = [Text(f"bugs: {new} new, {len(bugs) - new} known ({known.default_path()}: filed upstream or fixed in a release)")]
+    lines += [Text(f"bug {b['id']}, {b.get('title') or b['key']}: {known.describe(b)}", style="bold red")
+              for b in bugs if b.get("regression")]
+    return lines
 
 
 def _when(t: float) -> str:
@@ -128,9 +145,10 @@ def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest fi
 
 
 def summary_dict(state: CampaignState) -> dict[str, Any]:
+    table = known.load()
     return {
         "results": len(state.done),
-        "bugs": [b.meta() for b in state.bugs()],
+        "bugs": [{**b.meta(), **known.mark(b.key, b.releases, table)} for b in state.bugs()],
         "per_target": {t: {s: c.get(s, 0) for s in STATUSES} for t, c in state.tally.items()},
         "buckets": [{"signature": b.signature, "count": b.count, "new": b.new} for b in state.buckets.values()],
         "regime_coverage": {t: dict(c) for t, c in state.coverage.items()},

@@ -39,7 +39,9 @@ def fuzz(
     engine: str = typer.Option("random", help="random: seeded generation steered to under-covered regimes; guided: libFuzzer (atheris) mutating inputs that reach new backend code (--cases then counts inputs)."),
     seed_corpus: list[Path] = typer.Option([], help="Guided engine: start from these inputs (a guided campaign directory, or a directory of input files)."),
 ) -> None:
-    """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary."""
+    """Run (or resume) a fuzzing campaign on warm workers; show live progress and a summary.
+    Exits 0, or 3 when armfuzz itself failed on a case (a harness error), else 4 when a bug
+    the known-bugs file lists as fixed showed up on its fix release or a later one."""
     from rich.live import Live
 
     from fuzz.campaign import (
@@ -59,6 +61,7 @@ def fuzz(
         coverage_table,
         growth_line,
         guided_line,
+        known_lines,
         progress_view,
         summary_dict,
         target_table,
@@ -101,12 +104,18 @@ def fuzz(
     except (CampaignError, WorkerStartError, CoverageError) as e:
         usage_error(e)
     stack = {**(state.stack.get("versions") or versions()), "python": state.stack.get("python") or sys.executable}
+    try:
+        rows = list_bugs(root) if state.buckets else []
+    except CampaignError as e:
+        usage_error(e)
     if as_json:
         print(json.dumps({"summary": {**summary_dict(state), "stack": stack}}), flush=True)
     else:
         console.print(f"stack: {', '.join(f'{k}=={v}' for k, v in stack.items())}", highlight=False)
         if state.buckets:
-            console.print(bug_table(list_bugs(root)))
+            console.print(bug_table(rows))
+            for line in known_lines(rows):
+                console.print(line)
         console.print(target_table(state, f"campaign {root} ({time.monotonic() - started:.0f}s this session)"))
         console.print(coverage_table(state))
         if measure_coverage:
@@ -118,7 +127,8 @@ def fuzz(
     if reduce and state.done:
         reduce_bugs(root, max(1, workers), reduce_evals, reduce_seconds, as_json, stack["executorch"], interpreter)
     harness = sum(c["harness-error"] for c in state.tally.values())
-    raise typer.Exit(3 if harness else 0)
+    # 3: armfuzz itself failed (its verdicts are suspect), before 4: a bug known to be fixed is back.
+    raise typer.Exit(3 if harness else 4 if any(r.get("regression") for r in rows) else 0)
 
 
 def reduce_bugs(root: Path, workers: int, evals: int, seconds: float, as_json: bool, release: str, python: str | None) -> None:
@@ -144,9 +154,10 @@ def bugs(
     campaign: Path = typer.Argument(..., help="A campaign directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the bugs as JSON."),
 ) -> None:
-    """List a campaign's bugs: one per root cause, with their buckets, targets and representative."""
+    """List a campaign's bugs: one per root cause, with their buckets, targets and representative;
+    regressions and new bugs first, then those the known-bugs file lists."""
     from fuzz.campaign import CampaignError, list_bugs
-    from fuzz.views.summary import bug_table
+    from fuzz.views.summary import bug_table, known_lines
 
     try:
         rows = list_bugs(campaign)
@@ -155,7 +166,10 @@ def bugs(
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
-        Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(bug_table(rows))
+        console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+        console.print(bug_table(rows))
+        for line in known_lines(rows):
+            console.print(line)
 
 
 @app.command()

@@ -105,3 +105,31 @@ def report(
         table = matrix.bisect(case, envs.available(), outcome.signature).markdown()
     with ReleasePool(release, workers, list(TARGETS)) as session:
         print(workflow.report_source(source, session, table))
+
+
+@app.command()
+def issue(
+    source: Path = typer.Argument(..., help="A reduced bug: a campaign bug directory, a bucket, CASE.reduced/ or a corpus entry."),
+    out: Optional[Path] = typer.Option(None, help="Write the issue to this file instead of printing it."),
+    python: Optional[Path] = typer.Option(None, help="Run collect_env with this interpreter instead of the one the repro was verified on (when that one is gone)."),
+) -> None:
+    """Print (or write) a file-ready issue in executorch's bug form: a title line, then
+    '🐛 Describe the bug' with the verified repro inline and expected against actual, then
+    'Versions' from PyTorch's collect_env run with the interpreter the repro was verified on."""
+    from fuzz.core.fsutil import atomic_write
+    from fuzz.triage import known
+    from reducer import workflow
+
+    try:
+        text = workflow.issue_text(source, str(python.absolute()) if python else None)
+        meta = workflow.bug_meta(source)
+    except CaseError as e:
+        usage_error(e)
+    if meta and meta.get("known") and not meta.get("regression"):
+        err.print(f"note: the known-bugs file lists this bug: {known.describe(meta)}; check upstream before filing it again",
+                  markup=False, highlight=False)
+    if out is None:
+        print(text, end="")
+        return
+    atomic_write(out, text)
+    print(out)
