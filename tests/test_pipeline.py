@@ -155,3 +155,15 @@ def test_overrunning_case_is_a_timeout_and_leaves_the_process_that_ran_it_sound(
     assert o.status == "timeout" and o.failed, (o.status, o.signature)
     assert o.signature == f"tosa-int/timeout@{o.stage or 'start'}"
     assert run_case(seed_case, "tosa-int").signature == first.signature
+
+
+@pytest.mark.pipeline
+def test_a_pass_crash_keeps_the_frames_where_it_raised():
+    """executorch re-raises a pass failure with a list of ~138 pass adapter names; the outcome's
+    traceback must be the innermost cause's frames (the CLAMP check that raised), not that list."""
+    case = Case(inputs=[TensorSpec("x", [1, 2, 4, 4])], nodes=[Node("bad", "clamp", ["x"], {"min": 0.5, "max": 0.25}, "torch")],
+                outputs=["bad"], target="tosa-int")
+    o = run_case(case)
+    assert o.signature == "tosa-int/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
+    assert "executorch/backends/arm/tosa/dialect/ops/activation.py" in o.traceback
+    assert o.traceback.count("_ExportedProgramGraphPassAdapter") < 10

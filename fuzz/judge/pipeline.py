@@ -325,5 +325,18 @@ def _fail(outcome: Outcome, status: str, stage: str, exc: str, where: str, messa
     outcome.stage = stage
     outcome.where = where
     outcome.message = str(message)[:2000]
-    outcome.traceback = "".join(traceback.format_exception(e))[-MAX_TRACEBACK:]
+    outcome.traceback = failing_frames(e)
     outcome.signature = crash_signature(outcome.target, stage, exc, where, message) if status != "harness-error" else f"harness/{stage}/{exc}: {message[:200]}"
+
+
+def failing_frames(e: BaseException) -> str:
+    """The traceback a maintainer needs: the innermost cause's frames, down to where the pass or
+    tool raised, then one line naming what re-raised it. Formatting the whole chain and keeping
+    its tail kept the wrapper instead: from 1.4 on, executorch's pass manager re-raises every
+    pass failure with a list of some 138 ``_ExportedProgramGraphPassAdapter`` names."""
+    cause = root_cause(e)
+    text = "".join(traceback.format_exception(cause, chain=False))
+    if cause is not e:
+        text += f"(re-raised as {type(e).__name__}: {str(e)[:200]})\n"
+    return text[-MAX_TRACEBACK:]
+
