@@ -85,3 +85,20 @@ def test_dashboard_renders_its_plots_in_headless_chromium(tmp_path):
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.resolve().as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<svg") == 4 and "bugs" in dom
+
+
+def test_dashboard_lists_bugs_most_severe_tier_first_with_the_count_per_tier(tmp_path):
+    root = tmp_path / "c"
+    _campaign(root)
+    # a spelling family seen first of all: listed last all the same
+    early = [{"type": "result", "seed": 3, "index": 100 + k, "target": t, "focus": None, "status": "spelling-not-delegated",
+              "signature": f"{t}/lower/spelling-not-delegated@{v}", "nodes": 3, "release": "1.5.1", "t": 900.0 + k}
+             for k, (t, v) in enumerate([("tosa-int", "neg(negative)"), ("vgf-int", "clamp(clip)")])]
+    with open(root / "events.jsonl", "a") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in early))
+    html = write_dashboard(root).read_text()
+    tiers = html[html.index('id="tiers"'):html.index('id="bugs"')]
+    assert re.findall(r"<th>(\w+)</th>", tiers) == ["crash", "numerics", "delegation"]
+    assert re.findall(r"<td>(\d+)</td>", tiers) == ["1", "1", "1"]
+    assert re.findall(r'<tr class="tier-(\w+)">', html) == ["crash", "numerics", "delegation"]
+    assert "neg(negative) (tosa-int)<br>clamp(clip) (vgf-int)" in html  # the family's members, with targets

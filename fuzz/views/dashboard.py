@@ -9,7 +9,8 @@ with matplotlib as inline SVG (no JavaScript, no network, opens anywhere):
 * regime coverage over time: distinct (target, regime) pairs reached;
 * statement coverage of executorch/backends/arm against results, for a campaign run with
   ``--coverage`` (fuzz.execution.backend_coverage's growth record);
-* the per-target verdict table and the bug list, each bug linked to its report.
+* the per-target verdict table and the bug list, most severe tier first with the count per
+  tier, each bug linked to its report.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fuzz.core.fsutil import atomic_write
 from fuzz.core.paths import TEMPLATE_DIR
 from fuzz.execution.backend_coverage import CampaignCoverage
 from fuzz.judge.outcome import FAILURES, STATUSES
+from fuzz.triage.tiers import by_tier, tier_counts, tier_of
 
 #: Points at which bugs are recounted while replaying the log (grouping is not incremental).
 SAMPLES = 60
@@ -123,7 +125,8 @@ def write_dashboard(root: Path, out: Path | None = None) -> Path:
     config = cdir.open_existing()
     state = cdir.load()
     events = [json.loads(line) for line in cdir.events_path.read_text().splitlines() if line.strip()]
-    bugs = list_bugs(root) if state.buckets else []
+    # Most severe tier first; rows of a bugs.json older than tiers get theirs from the key.
+    bugs = [{**b, "tier": tier_of(b), "members": b.get("members") or []} for b in by_tier(list_bugs(root) if state.buckets else [])]
     out = out or root / "dashboard.html"
     shown = [s for s in STATUSES if any(c.get(s) for c in state.tally.values())]
     rows = [(t, [c.get(s, 0) for s in shown], sum(c.get(s, 0) for s in FAILURES)) for t, c in sorted(state.tally.items())]
@@ -132,7 +135,7 @@ def write_dashboard(root: Path, out: Path | None = None) -> Path:
     html = env.get_template("dashboard.html.j2").render(
         campaign=str(root), config=config, generated=time.strftime("%Y-%m-%d %H:%M:%S"), results=len(state.done),
         plots={k: jinja2.utils.markupsafe.Markup(v) for k, v in plots(series(events), CampaignCoverage(root).growth()).items()},
-        statuses=shown, rows=rows, bugs=bugs, stack=state.stack,
+        statuses=shown, rows=rows, bugs=bugs, tiers=tier_counts(bugs), stack=state.stack,
         report_prefix=_relative(root, out.parent),
     )
     atomic_write(out, html)

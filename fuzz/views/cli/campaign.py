@@ -144,12 +144,14 @@ def bugs(
     campaign: Path = typer.Argument(..., help="A campaign directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the bugs as JSON."),
 ) -> None:
-    """List a campaign's bugs: one per root cause, with their buckets, targets and representative."""
+    """List a campaign's bugs: one per root cause, most severe tier first (crash, numerics,
+    delegation), with their buckets, targets and representative."""
     from fuzz.campaign import CampaignError, list_bugs
+    from fuzz.triage.tiers import by_tier, tier_of
     from fuzz.views.summary import bug_table
 
     try:
-        rows = list_bugs(campaign)
+        rows = [{**r, "tier": tier_of(r)} for r in by_tier(list_bugs(campaign))]
     except CampaignError as e:
         usage_error(e)
     if as_json:
