@@ -27,3 +27,13 @@ def sub_case(case: Case, keep: list[str], outputs: list[str], inputs: list[str])
     c.calibration["inputs"] = {k: v for k, v in c.calibration["inputs"].items() if k in inputs}
     c.validate()
     return c
+
+
+@pytest.fixture
+def no_known_bugs(tmp_path, monkeypatch):
+    """An empty known-bugs file: every bug is new, so lists are ordered by tier alone (known
+    bugs follow the new ones; fuzz.triage.known)."""
+    path = tmp_path / "no-known-bugs.json"
+    path.write_text('{"schema": 1, "bugs": {}}\n')
+    monkeypatch.setenv("ARMFUZZ_KNOWN_BUGS", str(path))
+    return path

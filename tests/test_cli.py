@@ -132,3 +132,35 @@ def test_reduce_end_to_end_writes_a_verified_repro_and_a_report(tmp_path):
     assert issue.startswith("# Arm backend: ExirToTosaPass: max_val must be greater than or equal to min_val (clamp, ")
     assert "### 🐛 Describe the bug" in issue and "### Versions" in issue and "PyTorch version: " in issue
     assert (out / "repro.py").read_text().rstrip("\n") in issue and 'aten_to_dialect_pass.py", line' in issue
+
+
+def _tiered_campaign(root) -> None:
+    """A campaign log whose bugs come in the opposite of severity order: a spelling family
+    first (two spellings), then a narrow-range bug, then a crash."""
+    from fuzz.core.targets import TARGETS
+
+    rows = [(0, "tosa-int", "spelling-not-delegated", "tosa-int/lower/spelling-not-delegated@neg(negative)"),
+            (1, "vgf-int", "spelling-not-delegated", "vgf-int/lower/spelling-not-delegated@transpose(swapdims)"),
+            (2, "tosa-int", "numerics", "tosa-int/compare/numerics-narrow-range@conv2d(alone)"),
+            (3, "tosa-int", "crash", "tosa-int/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val")]
+    root.mkdir(parents=True)
+    (root / "campaign.json").write_text(json.dumps({"schema": 1, "seed": 3, "targets": list(TARGETS)}))
+    (root / "events.jsonl").write_text("".join(
+        json.dumps({"type": "result", "seed": 3, "index": i, "target": t, "focus": None, "status": st, "signature": sig,
+                    "nodes": 3, "release": "1.5.1", "t": 100.0 + i}) + "\n" for i, t, st, sig in rows))
+
+
+def test_bugs_lists_the_most_severe_tier_first_with_the_count_per_tier(tmp_path, no_known_bugs):
+    camp = tmp_path / "c"
+    _tiered_campaign(camp)
+    table = runner.invoke(app, ["bugs", str(camp)])
+    assert table.exit_code == 0, table.output
+    assert "1 crash, 1 numerics, 1 delegation" in table.output
+    rows = [ln for ln in table.output.splitlines() if ln.lstrip("│ ").split(" ")[0] in ("crash", "numerics", "delegation")]
+    assert [r.lstrip("│ ").split(" ")[0] for r in rows] == ["crash", "numerics", "delegation"], table.output
+    assert "members:" in table.output  # each member with its targets: in the JSON below (the table folds them)
+    listed = runner.invoke(app, ["bugs", str(camp), "--json"])
+    bugs = json.loads(listed.output)
+    assert [(b["tier"], b["first_seen"]) for b in bugs] == [("crash", 103.0), ("numerics", 102.0), ("delegation", 100.0)]
+    assert [(m["member"], m["targets"]) for m in bugs[2]["members"]] == [("neg(negative)", ["tosa-int"]),
+                                                                          ("transpose(swapdims)", ["vgf-int"])]

@@ -18,7 +18,7 @@ from fuzz.views.cli import app
 from fuzz.views.dashboard import series, write_dashboard
 
 CLAMP = "{t}/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
-RELU = "{t}/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)"
+RELU = "{t}/compare/numerics-max-error@relu(nonfuseable,after-conv2d)"
 #: matplotlib's tab:blue, tab:orange, tab:green and tab:red: one per plot
 PLOT_COLOURS = {"rate": (31, 119, 180), "buckets": (255, 127, 14), "regimes": (44, 160, 44), "statements": (214, 39, 40)}
 
@@ -63,7 +63,7 @@ def test_dashboard_is_one_self_contained_file_with_its_tables(tmp_path):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert 'id="verdicts"' in html and 'id="bugs"' in html and "not reduced" in html
     # both bugs are in the checked-in known-bugs file, open: known, not new
-    assert html.count('<tr class="known">') == 2 and "(0 new)" in html and "known (open)" in html
+    assert len(re.findall(r'<tr class="tier-\w+ known">', html)) == 2 and "(0 new)" in html and "known (open)" in html
     bad = CliRunner().invoke(app, ["dashboard", str(tmp_path / "nothing")])
     assert bad.exit_code == 2 and "campaign directory" in bad.output
 
@@ -87,3 +87,20 @@ def test_dashboard_renders_its_plots_in_headless_chromium(tmp_path):
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.resolve().as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<svg") == 4 and "bugs" in dom
+
+
+def test_dashboard_lists_bugs_most_severe_tier_first_with_the_count_per_tier(tmp_path, no_known_bugs):
+    root = tmp_path / "c"
+    _campaign(root)
+    # a spelling family seen first of all: listed last all the same
+    early = [{"type": "result", "seed": 3, "index": 100 + k, "target": t, "focus": None, "status": "spelling-not-delegated",
+              "signature": f"{t}/lower/spelling-not-delegated@{v}", "nodes": 3, "release": "1.5.1", "t": 900.0 + k}
+             for k, (t, v) in enumerate([("tosa-int", "neg(negative)"), ("vgf-int", "clamp(clip)")])]
+    with open(root / "events.jsonl", "a") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in early))
+    html = write_dashboard(root).read_text()
+    tiers = html[html.index('id="tiers"'):html.index('id="bugs"')]
+    assert re.findall(r"<th>(\w+)</th>", tiers) == ["crash", "numerics", "delegation"]
+    assert re.findall(r"<td>(\d+)</td>", tiers) == ["1", "1", "1"]
+    assert re.findall(r'<tr class="tier-(\w+) ', html) == ["crash", "numerics", "delegation"]
+    assert "neg(negative) (tosa-int)<br>clamp(clip) (vgf-int)" in html  # the family's members, with targets

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 
 import pytest
@@ -93,3 +94,48 @@ def test_the_repro_of_a_delegation_finding_reproduces_it_in_a_fresh_process():
     assert "class Control" in script and "ARMFUZZ-DELEGATION" in script
     v = verify(script, case, SUB_SPELLED_SUBTRACT, sys.executable)
     assert v.verified, v.observed
+
+
+def _between_convs(node: Node) -> Case:
+    """conv -> node -> conv: the node's input and output are quantized tensors of the graph."""
+    return _case([Node("c", "conv2d", ["a"], CONV, "module"), node, Node("r", "conv2d", [node.id], CONV, "module")], ["r"])
+
+
+#: One spelling per family (fuzz.triage.families), the overload it exports to, and the overload
+#: its canonical spelling exports to, which the quantizer annotates.
+FAMILY_EXAMPLES = {
+    "inplace": (Node("n", "relu6", ["c"], {}, "inplace"), "relu6_.default", "hardtanh.default"),
+    "alias": (Node("n", "clamp", ["c"], {"min": -0.5, "max": 0.5}, "clip"), "clip.default", "clamp.default"),
+    "unlisted-op": (Node("n", "sub", ["c", "b"], {}, "rsub"), "rsub.Tensor", "sub.Tensor"),
+}
+
+
+@pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="the quantizer's lists of executorch 1.5.1")
+@pytest.mark.parametrize("family", FAMILY_EXAMPLES)
+def test_each_spelling_family_is_a_real_finding_for_the_reason_executorch_gives(family):
+    """Each family's example is a real spelling finding on tosa-int, keyed by its family, and
+    the reason is in executorch's code: the quantizer's lists (the pattern matcher's support
+    dict and the shared-qparams ops) name the canonical overload and not the spelling's; the
+    in-place one is not among those RewriteInplaceArithmeticPass makes functional; the alias
+    is a composite torch keeps whole through export."""
+    import torch
+    from executorch.backends.arm._passes.rewrite_inplace_arithmetic_pass import OP_MAP
+    from executorch.backends.arm.quantizer.arm_quantizer_utils import SharedQspecQuantizer
+    from executorch.backends.arm.quantizer.quantizer_support import TOSA_QUANTIZER_SUPPORT_DICT
+
+    from fuzz.judge.pipeline import run_case
+    from fuzz.triage.bugs import bug_key
+
+    node, spelled, canonical = FAMILY_EXAMPLES[family]
+    got = run_case(_between_convs(node), "tosa-int")
+    assert got.status == "spelling-not-delegated", got.message
+    assert bug_key(got.signature) == f"lower/spelling-not-delegated:{family}", got.signature
+
+    spelled, canonical = (getattr(getattr(torch.ops.aten, p), o) for p, o in (n.split(".") for n in (spelled, canonical)))
+    listed = {pattern[0] for pattern in TOSA_QUANTIZER_SUPPORT_DICT} | set(SharedQspecQuantizer.SHARED_QSPEC_OPS_DEFAULT)
+    assert spelled not in listed and canonical in listed
+    if family == "inplace":
+        assert spelled not in OP_MAP  # relu6_ is composite too: the in-place form is what the quantizer saw
+    else:
+        assert spelled.has_kernel_for_dispatch_key(torch._C.DispatchKey.CompositeImplicitAutograd) == (family == "alias")

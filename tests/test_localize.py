@@ -33,7 +33,7 @@ def test_wrong_relu_before_a_cat_is_named_not_the_conv_where_it_shows(seed_case)
     o = run_case(seed_case, "tosa-int-fp")
     rows = _rows(o)
     assert o.status == "numerics"
-    assert o.signature == "tosa-int-fp/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)"
+    assert o.signature == "tosa-int-fp/compare/numerics-max-error@relu(nonfuseable,after-conv2d)"
     assert o.localization["culprit"] == "relu"
     assert rows["relu"]["local_max"] > 10 and rows["relu"]["fused"] == ["conv1"]
     # conv2 is exact given what it received, and wrong only through its input.
@@ -67,7 +67,7 @@ def test_the_corpus_numerics_entries_localise_to_their_relu():
     case = Case.load(ROOT / "corpus" / "relu-nonfuseable-unclamped" / "reduced.case.json")
     o = run_case(case, "tosa-int")
     assert o.localization["culprit"] == "relu"
-    assert o.signature == "tosa-int/compare/numerics-out-of-range@relu(nonfuseable,after-conv2d)"
+    assert o.signature == "tosa-int/compare/numerics-max-error@relu(nonfuseable,after-conv2d)"
 
 
 def test_dump_parser_reads_integer_tensors_and_skips_float_ones():

@@ -39,12 +39,26 @@ def test_code_saturated_at_the_dtype_bound_below_a_narrow_qmin_is_narrow_range()
     assert r["symptom"] == "narrow-range" and r["out_of_range"] == 1 and r["narrow_range"]
 
 
-def test_code_outside_the_range_with_a_large_error_is_out_of_range():
-    # At the dtype bound but 128 LSB off: a wrong value, not a missing clamp (seed 000's relu).
-    assert _rep([0.0, 0.0], [-12.8, 0.0])["symptom"] == "out-of-range"
-    # Inside the int8 type but outside a narrower quantizer range: not the dtype bound.
+def test_a_wrong_value_at_the_storage_bound_is_named_as_it_is_with_a_full_range():
+    """At the dtype bound past a narrow qmin but 128 LSB off: the missing clamp explains 1 LSB
+    of it; the rest is a wrong value, named as the same value is with act_qmin -128 (seed
+    000's relu: one rule, one bug whatever the activation range)."""
+    narrow = _rep([0.0, 0.0], [-12.8, 0.0])
+    full = _rep([0.0, 0.0], [-12.8, 0.0], {"scale": 0.1, "zp": 0, "qmin": -128, "qmax": 127})
+    assert narrow["out_of_range"] == 1 and narrow["narrow_range"] and narrow["clamped_max_lsb"] == 127
+    assert narrow["symptom"] == full["symptom"] == "max-error"
+    # a shift besides the missing clamp: bias, as without the narrow range
+    ref = [0.1 * (i % 20) for i in range(100)] + [-12.7]
+    got = [v + 0.1 for v in ref[:-1]] + [-12.8]
+    assert _rep(ref, got)["symptom"] == "bias"
+
+
+def test_code_past_a_narrow_range_short_of_the_storage_bound_is_out_of_range():
+    # Inside the int8 type but outside a narrower quantizer range: not the dtype bound, not
+    # the narrow-range rule, whatever its error.
     r = _rep([-10.0, 0.0], [-11.0, 0.0], {"scale": 0.1, "zp": 0, "qmin": -100, "qmax": 100})
     assert r["symptom"] == "out-of-range" and not r["narrow_range"]
+    assert _rep([-10.0, 0.0], [-10.1, 0.0], {"scale": 0.1, "zp": 0, "qmin": -100, "qmax": 100})["symptom"] == "out-of-range"
 
 
 def test_nonfinite_is_reported():

@@ -87,8 +87,12 @@ def code_report(ref_codes: torch.Tensor, got_codes: torch.Tensor, q: dict[str, A
     bound (-128 with act_qmin -127): the lowering saturated at the dtype, not at the
     quantizer's narrower range. One cause for every op (RESCALE saturates at its output type
     and executorch adds no clamp to [qmin, qmax]), so one symptom.
+
+    ``clamped_max_lsb`` / ``clamped_mean_lsb``: the error once the lowered codes are clamped
+    to [qmin, qmax], the clamp a narrow range needs: what is wrong besides it (see judge).
     """
     err = got_codes - ref_codes
+    clamped = got_codes.clamp(q["qmin"], q["qmax"]) - ref_codes
     dmin, dmax = {"int8": (-128, 127), "int16": (-32768, 32767)}.get(q.get("dtype", "int8"), (None, None))
     outside = (got_codes < q["qmin"]) | (got_codes > q["qmax"])
     at_bound = ((got_codes == dmin) & (q["qmin"] > dmin if dmin is not None else False)) | (
@@ -102,6 +106,8 @@ def code_report(ref_codes: torch.Tensor, got_codes: torch.Tensor, q: dict[str, A
         "dtype": q.get("dtype", "int8"),
         "max_lsb": float(err.abs().max()) if err.numel() else 0.0,
         "mean_lsb": float(err.mean()) if err.numel() else 0.0,
+        "clamped_max_lsb": float(clamped.abs().max()) if err.numel() else 0.0,
+        "clamped_mean_lsb": float(clamped.mean()) if err.numel() else 0.0,
         "mismatched": int((err != 0).sum()),
         "out_of_range": int(outside.sum()),
         "narrow_range": bool(outside.any() and bool((at_bound | ~outside).all())),
@@ -113,12 +119,17 @@ def judge(rep: dict[str, Any]) -> str | None:
     if rep.get("nonfinite"):
         return "nonfinite"
     if rep.get("out_of_range"):
-        # Saturated one step past a narrow qmin/qmax and otherwise within tolerance: the
-        # narrow range was not enforced. Anything larger is a wrong value that also fell
-        # outside the range (the unclamped non-fuseable relu: 17 LSB, codes at -128).
-        if rep.get("narrow_range") and rep["max_lsb"] <= MAX_ERROR_LSB[rep["dtype"]]:
-            return "narrow-range"
-        return "out-of-range"
+        if not rep.get("narrow_range"):
+            return "out-of-range"  # codes past [qmin, qmax] short of the storage bound: not a missing clamp
+        # Codes saturated at the storage bound past a narrow qmin/qmax: the narrow range was
+        # not enforced. Whatever else is wrong is judged with that clamp applied (exactly what
+        # a lowering that enforced it would output, judged by the same tolerances) and named
+        # as it is when the range is not narrow: the relu that executorch fuses into its conv
+        # with zp > qmin (FuseQuantizedActivationPass sets qmin to zp, no RESCALE enforces
+        # it) is 17 LSB off with act_qmin -127, codes at -128, and 16 LSB off with -128
+        # (corpus/relu-nonfuseable-unclamped): one rule, one name, max-error.
+        rest = judge({**rep, "out_of_range": 0, "max_lsb": rep["clamped_max_lsb"], "mean_lsb": rep["clamped_mean_lsb"]})
+        return rest or "narrow-range"
     if rep["max_lsb"] > MAX_ERROR_LSB[rep["dtype"]]:
         return "max-error"
     if rep["elements"] >= BIAS_MIN_ELEMENTS and abs(rep["mean_lsb"]) > BIAS_LSB:

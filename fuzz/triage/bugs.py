@@ -11,11 +11,20 @@ whose signatures mean the same thing:
   failure raised by vela or model-converter themselves keeps its stage and tool;
 * for numerics, the same culprit op, fusion context and symptom (fuzz.judge.localize already put
   them in the signature), except ``narrow-range``: codes saturated at the storage type's
-  bound past a narrow qmin/qmax, one missing clamp whatever the op (fuzz.judge.oracle.code_report);
+  bound past a narrow qmin/qmax, one missing clamp whatever the op (fuzz.judge.oracle.code_report).
+  The symptom names the broken rule: a narrow range that was not enforced is
+  ``narrow-range`` only when enforcing it leaves nothing else wrong; what it leaves is named
+  by its own symptom, as it is when the range is not narrow (fuzz.judge.oracle.judge);
+* for ``spelling-not-delegated``, the same **family** (fuzz.triage.families): why executorch's
+  quantizer does not annotate the op the spelling exported to (an in-place form, an alias
+  torch.export keeps, an op the quantizer does not list). One change to executorch closes a
+  family; its members are the spellings, each with its targets;
 * **one case, several symptoms**: a case whose TOSA graph is invalid on one target and that
   fails on another in a tool or a native crash (vela's ERROR_IF, model-converter, a
   reference-model segfault) is one bug: the invalid graph; the other symptoms are evidence.
   This is the only rule that joins different keys, and it never joins two invalid graphs.
+
+Each bug has a severity tier (fuzz.triage.tiers): crash, numerics or delegation.
 
 Bugs are derived from the campaign's buckets and per-case failures, both rebuilt from
 ``events.jsonl``, so the bug list can always be recomputed; ``bugs.json`` and
@@ -30,6 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuzz.core.targets import TARGETS
+from fuzz.triage.families import FAMILIES, family_key, family_of, family_of_key, spelling_variant
+from fuzz.triage.tiers import tier
 
 #: Cheapest target first: where a bug's representative is reduced and reported. The TOSA
 #: targets lower without an external compiler (about 1-2 s), then VGF (model-converter), then
@@ -48,7 +59,8 @@ _TENSOR_WORD = re.compile(r"\b(tensor|Tensor) (?:<\w+>|[\w.]*[\d_][\w.]*|(?:ohwi
 #: a pass's list of dtypes it takes, which follows the spec's extensions (int16 or not)
 _SUPPORTED_TYPES = re.compile(r"(supported types are) \([^)]*\)")
 #: numerics-narrow-range@<op>(...): one cause whatever the op (see oracle.code_report)
-_NARROW = re.compile(r"^compare/numerics-narrow-range@.*$")
+_NARROW = re.compile(r"^compare/numerics-narrow-range@(?P<variant>.*)$")
+_NARROW_KEY = "compare/numerics-narrow-range"
 #: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
 #: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
 _CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
@@ -59,6 +71,32 @@ _VGF_COMPILE = "vgf_compile"
 
 def bug_key(signature: str) -> str | None:
     """The root-cause key of a bucket signature; None for what is never a bug (harness)."""
+    key = _variant_key(signature)
+    if key is None:
+        return None
+    spelling = spelling_variant(key)
+    if spelling:
+        return family_key(family_of(spelling[1]))
+    return _NARROW_KEY if _NARROW.match(key) else key
+
+
+def bug_variant(signature: str) -> str | None:
+    """What a bug groups its buckets by beyond their key: the spelling of a spelling family
+    (``neg(negative)``), the culprit a narrow-range bug showed at (``conv2d(alone)``); None
+    for keys that group nothing more than targets and message details."""
+    key = _variant_key(signature)
+    if key is None:
+        return None
+    spelling = spelling_variant(key)
+    if spelling:
+        return spelling[0]
+    m = _NARROW.match(key)
+    return m["variant"] if m else None
+
+
+def _variant_key(signature: str) -> str | None:
+    """The signature without its target and with its details normalised: one key per bug
+    before families and the narrow-range rule group them further."""
     target, sep, rest = signature.partition("/")
     if not sep or target not in TARGETS:
         return None
@@ -69,7 +107,6 @@ def bug_key(signature: str) -> str | None:
     rest = _TOSA_SPEC.sub("<tosa-spec>", rest)
     rest = _TENSOR_NAME.sub("name=<tensor>", rest)
     rest = _SUPPORTED_TYPES.sub(r"\1 <dtypes>", rest)
-    rest = _NARROW.sub("compare/numerics-narrow-range", rest)
     return _TENSOR_WORD.sub(r"\1 <tensor>", rest)
 
 
@@ -79,8 +116,11 @@ def bug_id(key: str) -> str:
 
 def bug_title(key: str) -> str:
     """A bug's key as a sentence, for tables and report headings."""
-    if key == "compare/numerics-narrow-range":
+    if key == _NARROW_KEY:
         return "wrong numerics (narrow-range): codes saturated at the storage bound past a narrow qmin/qmax"
+    family = family_of_key(key)
+    if family:
+        return f"missed quantization ({family}): {FAMILIES[family]}"
     if key.startswith("compare/numerics-"):
         symptom, _, culprit = key.removeprefix("compare/numerics-").partition("@")
         return f"wrong numerics ({symptom}) at {culprit}"
@@ -118,8 +158,12 @@ class Bug:
     last_seen: float = 0.0
     #: (index, target, focus, nodes, signature): the smallest case, on the cheapest target
     representative: tuple[int, str, str | None, int, str] | None = None
-    #: keys of its buckets (its own, plus tool/native-crash keys joined by the invalid-TOSA rule)
+    #: keys of its buckets (its own, plus tool/native-crash keys joined by the invalid-TOSA
+    #: rule, plus each spelling's own key in a family: its bug before families existed)
     members: set[str] = field(default_factory=set)
+    #: what the key groups beyond targets (fuzz.triage.bugs.bug_variant), first seen first:
+    #: variant -> {"targets": set, "count": int}; written as ``members``
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: one case, several symptoms: ``{"index": i, "symptoms": {target: signature}}``
     links: list[dict[str, Any]] = field(default_factory=list)
 
@@ -130,6 +174,10 @@ class Bug:
     @property
     def title(self) -> str:
         return bug_title(self.key)
+
+    @property
+    def tier(self) -> str:
+        return tier(self.key)
 
     def meta(self) -> dict[str, Any]:
         rep = self.representative
@@ -146,6 +194,11 @@ class Bug:
             "representative": None if rep is None else {"index": rep[0], "target": rep[1], "focus": rep[2], "nodes": rep[3],
                                                         "signature": rep[4]},
             "links": self.links,
+            # Added fields (older bugs.json lack them; fuzz.triage.tiers.tier_of reads either).
+            "tier": self.tier,
+            "family": family_of_key(self.key),
+            "members": [{"member": v, "targets": sorted(m["targets"], key=_cost_rank), "count": m["count"]}
+                        for v, m in self.variants.items()],
         }
 
 
@@ -192,6 +245,14 @@ def group(buckets: list[Any], case_failures: dict[int, list[tuple[str, str, str]
         bug = bugs.setdefault(root, Bug(root, first_seen=b.first_seen, links=links.get(root, [])))
         bug.buckets.append(b.signature)
         bug.members.add(k)
+        own = _variant_key(b.signature) or ""
+        if spelling_variant(own):
+            bug.members.add(own)  # a spelling's bug before families: a resumed campaign's old bug merges
+        variant = bug_variant(b.signature)
+        if variant is not None:
+            slot = bug.variants.setdefault(variant, {"targets": set(), "count": 0})
+            slot["targets"].add(b.signature.split("/", 1)[0])
+            slot["count"] += b.count
         bug.targets.add(b.signature.split("/", 1)[0])
         bug.releases.update(getattr(b, "releases", ()) or ())
         bug.count += b.count

@@ -10,7 +10,8 @@ with matplotlib as inline SVG (no JavaScript, no network, opens anywhere):
 * statement coverage of executorch/backends/arm against results, for a campaign run with
   ``--coverage`` (fuzz.execution.backend_coverage's growth record);
 * the per-target verdict table and the bug list, each bug linked to its report: regressions
-  and new bugs first, then those the known-bugs file lists (fuzz.triage.known).
+  and new bugs first, then those the known-bugs file lists (fuzz.triage.known), each most
+  severe tier first, with the count per tier.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fuzz.core.paths import TEMPLATE_DIR
 from fuzz.execution.backend_coverage import CampaignCoverage
 from fuzz.judge.outcome import FAILURES, STATUSES
 from fuzz.triage import known
+from fuzz.triage.tiers import by_tier, tier_counts, tier_of
 
 #: Points at which bugs are recounted while replaying the log (grouping is not incremental).
 SAMPLES = 60
@@ -125,7 +127,10 @@ def write_dashboard(root: Path, out: Path | None = None) -> Path:
     config = cdir.open_existing()
     state = cdir.load()
     events = [json.loads(line) for line in cdir.events_path.read_text().splitlines() if line.strip()]
-    bugs = known.new_first(list_bugs(root)) if state.buckets else []
+    # Regressions and new bugs first, each most severe tier first; rows of a bugs.json older
+    # than tiers get theirs from the key.
+    bugs = [{**b, "tier": tier_of(b), "members": b.get("members") or []}
+            for b in known.new_first(by_tier(list_bugs(root) if state.buckets else []))]
     out = out or root / "dashboard.html"
     shown = [s for s in STATUSES if any(c.get(s) for c in state.tally.values())]
     rows = [(t, [c.get(s, 0) for s in shown], sum(c.get(s, 0) for s in FAILURES)) for t, c in sorted(state.tally.items())]
@@ -134,7 +139,7 @@ def write_dashboard(root: Path, out: Path | None = None) -> Path:
     html = env.get_template("dashboard.html.j2").render(
         campaign=str(root), config=config, generated=time.strftime("%Y-%m-%d %H:%M:%S"), results=len(state.done),
         plots={k: jinja2.utils.markupsafe.Markup(v) for k, v in plots(series(events), CampaignCoverage(root).growth()).items()},
-        statuses=shown, rows=rows, bugs=bugs, stack=state.stack, standing=known.describe,
+        statuses=shown, rows=rows, bugs=bugs, tiers=tier_counts(bugs), stack=state.stack, standing=known.describe,
         new=sum(1 for b in bugs if b.get("known") is None), regressions=sum(1 for b in bugs if b.get("regression")),
         report_prefix=_relative(root, out.parent),
     )

@@ -6,12 +6,14 @@ import time
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from fuzz.campaign import CampaignState
 from fuzz.judge.outcome import FAILURES, STATUSES
 from fuzz.triage import known
+from fuzz.triage.tiers import by_tier, tier_counts, tier_line, tier_of
 
 #: Columns of the per-target table; the rarer statuses are folded into "other". The two
 #: non-bug outcomes armfuzz must not lose sight of are shown: configurations executorch
@@ -90,10 +92,13 @@ def progress_view(state: CampaignState, started: float, budget: float | None, se
 
 
 def bug_table(bugs: list[dict[str, Any]], title: str = "bugs (one per root cause)") -> Table:
-    """One row per bug (fuzz.triage.bugs): what it is, where it shows, its buckets and results, when,
-    its representative and its report once reduced. Regressions and new bugs first, then the
-    known ones (fuzz.triage.known)."""
-    table = Table(title=title)
+    """One row per bug (fuzz.triage.bugs): regressions and new bugs first, then the known ones
+    (fuzz.triage.known), each most severe tier first, the count per tier in the title: what it
+    is (a family's members, with their targets), where it shows, its buckets and results, when,
+    its representative and its report once reduced."""
+    bugs = by_tier(bugs)
+    table = Table(title=f"{title}: {tier_line(bugs)}" if bugs else title)
+    table.add_column("tier")
     table.add_column("bug")
     table.add_column("status", overflow="fold")
     table.add_column("title", overflow="fold")
@@ -105,7 +110,8 @@ def bug_table(bugs: list[dict[str, Any]], title: str = "bugs (one per root cause
     table.add_column("report", overflow="fold")
     for b in known.new_first(bugs):
         rep = b["representative"]
-        table.add_row(b["id"], _standing(b), b.get("title") or b["key"], ", ".join(b["targets"]), str(len(b["buckets"])), str(b["count"]),
+        table.add_row(tier_of(b), b["id"], _standing(b), _with_members(b.get("title") or b["key"], b.get("members") or []),
+                      ", ".join(b["targets"]), str(len(b["buckets"])), str(b["count"]),
                       f"{_when(b['first_seen'])} / {_when(b['last_seen'])}", f"#{rep['index']} {rep['target']} ({rep['nodes']} nodes)",
                       b.get("report") or "-")
     return table
@@ -123,6 +129,14 @@ def known_lines(bugs: list[dict[str, Any]]) -> list[Text]:
     lines += [Text(f"bug {b['id']}, {b.get('title') or b['key']}: {known.describe(b)}", style="bold red")
               for b in bugs if b.get("regression")]
     return lines
+
+
+def _with_members(title: str, members: list[dict[str, Any]]) -> str:
+    """A family's title followed by its members, ``...; members: neg(negative) [tosa-int,
+    vgf-int], ...``, escaped: brackets are markup to rich."""
+    if members:
+        title += "; members: " + ", ".join(f"{m['member']} [{', '.join(m['targets'])}]" for m in members)
+    return escape(title)
 
 
 def _when(t: float) -> str:
@@ -146,9 +160,11 @@ def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest fi
 
 def summary_dict(state: CampaignState) -> dict[str, Any]:
     table = known.load()
+    bugs = known.new_first(by_tier({**b.meta(), **known.mark(b.key, b.releases, table)} for b in state.bugs()))
     return {
         "results": len(state.done),
-        "bugs": [{**b.meta(), **known.mark(b.key, b.releases, table)} for b in state.bugs()],
+        "bugs": bugs,
+        "tiers": tier_counts(bugs),
         "per_target": {t: {s: c.get(s, 0) for s in STATUSES} for t, c in state.tally.items()},
         "buckets": [{"signature": b.signature, "count": b.count, "new": b.new} for b in state.buckets.values()],
         "regime_coverage": {t: dict(c) for t, c in state.coverage.items()},

@@ -155,12 +155,15 @@ def bugs(
     as_json: bool = typer.Option(False, "--json", help="Print the bugs as JSON."),
 ) -> None:
     """List a campaign's bugs: one per root cause, with their buckets, targets and representative;
-    regressions and new bugs first, then those the known-bugs file lists."""
+    regressions and new bugs first, then those the known-bugs file lists, each most severe tier
+    first (crash, numerics, delegation)."""
     from fuzz.campaign import CampaignError, list_bugs
+    from fuzz.triage.known import new_first
+    from fuzz.triage.tiers import by_tier, tier_of
     from fuzz.views.summary import bug_table, known_lines
 
     try:
-        rows = list_bugs(campaign)
+        rows = [{**r, "tier": tier_of(r)} for r in new_first(by_tier(list_bugs(campaign)))]
     except CampaignError as e:
         usage_error(e)
     if as_json:
