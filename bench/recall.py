@@ -21,13 +21,29 @@ runs every bug's case on its ``last_buggy`` and ``fixed_in`` releases (one warm 
 release, all of that release's cases in it), prints bug, release, expected, observed and
 whether they agree, and exits non-zero if any check fails: the buggy release must show the
 bug's key, and the fixed one must show the verdict recorded for it, which never has that key.
+
+    python bench/recall.py run --minutes 10 --seeds 0 1 2 [--bugs id,...] [--commit SHA]
+
+runs campaigns and measures recall: for every (last_buggy release, check target) the bugs
+share, one campaign per seed on that release and target alone, stopped when all of its bugs
+were seen or the budget ran out; a bug is rediscovered at the first result that
+:func:`matches` it, and its time is counted from the campaign's creation (the workers'
+start-up included, as a user waits for it). ``--commit`` runs another armfuzz (a detached
+worktree of that commit: the 16-op registry is 298583d) on the same bugs, for the
+comparison at equal time. Results go to ``bench/results/recall-<label>.jsonl``, one line per
+(bug, seed), and the table prints per bug the seeds that found it and the minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -136,14 +152,9 @@ def print_table(rows: list[Row]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    bugs = load_bugs()
-    if args.bugs:
-        wanted = args.bugs.split(",")
-        unknown = sorted(set(wanted) - {b["id"] for b in bugs})
-        if unknown:
-            print(f"unknown bug id(s): {', '.join(unknown)}", file=sys.stderr)
-            return 2
-        bugs = [b for b in bugs if b["id"] in wanted]
+    bugs = _selected(args.bugs)
+    if bugs is None:
+        return 2
     rows = check_rows(bugs, args.workers)
     print_table(rows)
     failed = sorted({r.bug for r in rows if not r.ok})
@@ -156,6 +167,149 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# -- campaigns: time to rediscover ----------------------------------------------------------
+
+#: How often the runner reads a campaign's event log for sightings (seconds).
+POLL = 5.0
+
+
+def checkout_of(commit: str | None, keep: Path) -> Path:
+    """This checkout, or a detached worktree of ``commit`` (the 16-op registry's, say)."""
+    if commit is None:
+        return ROOT
+    tree = keep / f"checkout-{commit[:12]}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
+                       capture_output=True)
+    return tree
+
+
+def campaign_command(checkout: Path) -> list[str]:
+    """A checkout's CLI: ``fuzz.views.cli`` since the layering, ``fuzz.cli`` before it."""
+    module = "fuzz.views.cli" if (checkout / "fuzz" / "views" / "cli").is_dir() else "fuzz.cli"
+    return [sys.executable, "-m", module, "fuzz"]
+
+
+def sightings(campaign: Path, bugs: list[dict[str, Any]]) -> dict[str, float]:
+    """Bug id -> seconds from the campaign's creation to its first result that :func:`matches`
+    the bug (matched by the bug's own check, not by a hand-written pattern)."""
+    events, config = campaign / "events.jsonl", campaign / "campaign.json"
+    if not events.exists() or not config.exists():
+        return {}
+    created = json.loads(config.read_text())["created"]
+    found: dict[str, float] = {}
+    for line in events.read_text().splitlines():
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the line being written
+        if ev.get("type") != "result":
+            continue
+        for bug in bugs:
+            if bug["id"] not in found and matches(bug, ev.get("signature", "")):
+                found[bug["id"]] = ev["t"] - created
+    return found
+
+
+def run_campaign(checkout: Path, release: str, target: str, bugs: list[dict[str, Any]], seed: int, minutes: float,
+                 workers: int, keep: Path) -> tuple[dict[str, float], int]:
+    """One campaign on ``release`` and ``target`` until every one of ``bugs`` was seen or the
+    budget is spent; returns the sightings and the number of results."""
+    camp = keep / f"{checkout.name}-{release}-{target}-seed{seed}"
+    if camp.exists():
+        shutil.rmtree(camp)
+    cmd = [*campaign_command(checkout), "--release", release, "--seed", str(seed), "--budget", f"{minutes:g}m",
+           "--targets", target, "--campaign", str(camp), "--workers", str(workers), "--no-reduce", "--json"]
+    with open(keep / f"{camp.name}.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)}, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            while proc.poll() is None:
+                time.sleep(POLL)
+                if len(sightings(camp, bugs)) == len(bugs):
+                    break  # all seen: the rest of the budget would measure nothing
+        finally:
+            if proc.poll() is None:
+                proc.terminate()  # a campaign may be stopped at any instant; its workers die with it
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    results = sum(1 for _ in (camp / "events.jsonl").open()) if (camp / "events.jsonl").exists() else 0
+    return sightings(camp, bugs), results
+
+
+def groups(bugs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Bugs by (last_buggy release, check target): one campaign serves each group. Bugs the
+    generator cannot draw are left out (they are counted as missed in the table)."""
+    out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for bug in bugs:
+        if bug.get("expressible", True) and bug.get("generator_draws", True):
+            out[bug["last_buggy"], bug["check"]["target"]].append(bug)
+    return dict(sorted(out.items(), key=lambda kv: (_release_order(kv[0][0]), kv[0][1])))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    bugs = _selected(args.bugs)
+    if bugs is None:
+        return 2
+    keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="armfuzz-recall-"))
+    keep.mkdir(parents=True, exist_ok=True)
+    checkout = checkout_of(args.commit, keep)
+    label = args.label or (f"commit-{args.commit[:12]}" if args.commit else "head")
+    out = ROOT / "bench" / "results" / f"recall-{label}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    found: dict[str, list[float | None]] = defaultdict(list)
+    with out.open("a") as sink:
+        for (release, target), members in groups(bugs).items():
+            for seed in args.seeds:
+                start = time.monotonic()
+                seen, results = run_campaign(checkout, release, target, members, seed, args.minutes, args.workers, keep)
+                print(f"# {release} {target} seed {seed}: {len(seen)}/{len(members)} bugs, {results} results, "
+                      f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+                for bug in members:
+                    t = seen.get(bug["id"])
+                    found[bug["id"]].append(None if t is None else t / 60)
+                    sink.write(json.dumps({"label": label, "commit": args.commit, "bug": bug["id"], "release": release,
+                                           "target": target, "seed": seed, "budget_min": args.minutes,
+                                           "found": t is not None, "minutes": None if t is None else round(t / 60, 2),
+                                           "results": results}) + "\n")
+                    sink.flush()
+    print_recall(bugs, found, args.minutes, label)
+    return 0
+
+
+def print_recall(bugs: list[dict[str, Any]], found: dict[str, list[float | None]], minutes: float, label: str) -> None:
+    """Per bug: seeds that found it and the minutes of each; then rediscovered / total and the
+    median minutes to first sight over the runs that found their bug."""
+    w = max(len(b["id"]) for b in bugs)
+    print(f"{'bug':<{w}}  {'release':<7}  {'target':<14}  found  minutes (per seed)")
+    times = []
+    for bug in bugs:
+        runs = found.get(bug["id"], [])
+        hits = [m for m in runs if m is not None]
+        times += hits
+        per_seed = " ".join("-" if m is None else f"{m:.1f}" for m in runs) or "not drawn by the generator"
+        print(f"{bug['id']:<{w}}  {bug['last_buggy']:<7}  {bug['check']['target']:<14}  {len(hits)}/{len(runs)}    {per_seed}")
+    rediscovered = sum(1 for b in bugs if any(m is not None for m in found.get(b["id"], [])))
+    median = f"{statistics.median(times):.1f} min" if times else "-"
+    print(f"\n{label}: {rediscovered}/{len(bugs)} bugs rediscovered within {minutes:g} min "
+          f"({len(times)}/{sum(len(v) for v in found.values())} runs), median time to first sight {median}")
+
+
+def _selected(ids: str) -> list[dict[str, Any]] | None:
+    """The bugs named by ``--bugs`` (all when empty); None after a one-line error."""
+    bugs = load_bugs()
+    if not ids:
+        return bugs
+    wanted = ids.split(",")
+    unknown = sorted(set(wanted) - {b["id"] for b in bugs})
+    if unknown:
+        print(f"unknown bug id(s): {', '.join(unknown)}; known: {', '.join(b['id'] for b in bugs)}", file=sys.stderr)
+        return None
+    return [b for b in bugs if b["id"] in wanted]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -163,6 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--bugs", default="", help="comma-separated bug ids (default: all)")
     check.add_argument("--workers", type=int, default=1, help="workers per release pool")
     check.set_defaults(run=cmd_check)
+    run = sub.add_parser("run", help="campaigns on each bug's last buggy release: rediscovered or not, minutes to first sight")
+    run.add_argument("--bugs", default="", help="comma-separated bug ids (default: all)")
+    run.add_argument("--minutes", type=float, default=10.0, help="budget of one campaign")
+    run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--commit", default=None, help="run the armfuzz of this commit (e.g. 298583d, the 16-op registry)")
+    run.add_argument("--label", default="", help="name of the results file (default: head or commit-<sha>)")
+    run.add_argument("--keep", default="", help="directory for the campaigns and their logs (default: a temp dir)")
+    run.set_defaults(run=cmd_run)
     args = ap.parse_args(argv)
     return args.run(args)
 
