@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -65,12 +66,22 @@ def load_bugs(path: Path = BUGS_JSON) -> list[dict[str, Any]]:
 
 
 def matches(bug: dict[str, Any], signature: str) -> bool:
-    """Whether a result's signature is this bug: its bug key is the bug's key.
+    """Whether a result's signature is this bug: its bug key is the bug's key, where a numerics
+    key is compared by symptom and culprit op without the culprit's context.
 
-    The campaign runner counts a bug as rediscovered at the first result for which this holds.
+    The context in parentheses (``alone``, ``after-conv2d``, ``unlocalized`` for a lone node)
+    says where the culprit sat in the graph that showed it; a check's case is a lone op, a
+    campaign's is not, and the same wrong table of a sigmoid is the same bug in either. The
+    campaign runner counts a bug as rediscovered at the first result for which this holds.
     Keys do not name a release: where two bugs share one (``collisions``), a runner should
     count only the bugs whose ``last_buggy`` it is running."""
-    return bool(signature) and bug_key(signature) == bug["check"]["key"]
+    key = bug_key(signature) if signature else None
+    return key is not None and _without_context(key) == _without_context(bug["check"]["key"])
+
+
+def _without_context(key: str) -> str:
+    """``compare/numerics-max-error@sigmoid(unlocalized)`` -> ``compare/numerics-max-error@sigmoid``."""
+    return re.sub(r"^(compare/numerics-[\w-]+@[\w.]+)\(.*\)$", r"\1", key)
 
 
 def verdict(outcome: Outcome) -> str:
