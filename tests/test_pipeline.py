@@ -169,4 +169,4 @@ def test_a_pass_crash_keeps_the_frames_where_it_raised():
     o = run_case(case)
     assert o.signature == "tosa-int/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
     assert "executorch/backends/arm/tosa/dialect/ops/activation.py" in o.traceback
-    assert o.traceback.count("_ExportedProgramGraphPassAdapter") < 10
+    assert "_ExportedProgramGraphPassAdapter" not in o.traceback and "passes run before)" in o.traceback

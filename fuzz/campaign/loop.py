@@ -10,7 +10,7 @@ from typing import Any, Callable
 from fuzz.campaign.config import CampaignConfig
 from fuzz.campaign.engines.base import JobSource
 from fuzz.campaign.engines.seeded import SeededJobs
-from fuzz.campaign.store import CampaignDir, CampaignError, CampaignState
+from fuzz.campaign.store import CampaignDir, CampaignError, CampaignState, stack_entry
 from fuzz.core.releases import installed_version
 from fuzz.core.target_options import Domains
 from fuzz.execution.backend_coverage import CampaignCoverage
@@ -87,7 +87,7 @@ def _drive(cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState, pool: A
                 if cov is not None and time.monotonic() >= next_point:
                     cov.record_growth_in_background(time.monotonic() - t_start, len(state.done))
                     next_point = time.monotonic() + COVERAGE_EVERY
-                cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": pool.info,
+                cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": stack_entry(pool.info),
                                          **_coverage_stats(cov), **jobs.stats()})
                 if on_result is not None:
                     on_result(ev, state)
@@ -96,7 +96,7 @@ def _drive(cfg: CampaignConfig, cdir: CampaignDir, state: CampaignState, pool: A
     if pool.info:
         cdir.record_stack(pool.info, state)
     # Nothing left to run: the stack the campaign last ran on, else what the log says.
-    state.stack = pool.info or (cdir.open_existing().get("stacks") or [state.stack])[-1]
+    state.stack = stack_entry(pool.info) or (cdir.open_existing().get("stacks") or [state.stack])[-1]
     if cov is not None:
         cov.finish(time.monotonic() - t_start, len(state.done))
     cdir.write_stats(state, {"elapsed_session": round(time.monotonic() - t_start, 1), "stack": state.stack,

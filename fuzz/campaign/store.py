@@ -155,6 +155,15 @@ class CampaignState:
         return b, first, smallest
 
 
+def stack_entry(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a session ran on (interpreter and versions), as campaign.json's ``stacks`` and
+    stats.json keep it: the worker's option domains are large and live once, by digest, in
+    campaign.json's ``domains``."""
+    if not info:
+        return info
+    return {"python": info.get("python"), "versions": info.get("versions")}
+
+
 class CampaignDir:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -216,7 +225,7 @@ class CampaignDir:
         if not stack.get("versions"):
             return
         config = self.open_existing()
-        entry = {"python": stack.get("python"), "versions": stack["versions"]}
+        entry = stack_entry(stack)
         new = {}
         if entry not in config.get("stacks", []):
             new["stacks"] = [*config.get("stacks", []), entry]

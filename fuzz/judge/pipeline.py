@@ -337,6 +337,9 @@ def failing_frames(e: BaseException) -> str:
     cause = root_cause(e)
     text = "".join(traceback.format_exception(cause, chain=False))
     if cause is not e:
-        text += f"(re-raised as {type(e).__name__}: {str(e)[:200]})\n"
+        said = (str(e).splitlines() or [""])[0]
+        if "[" in said:  # the pass manager's: an adapter name per pass run before, none of them the failing one
+            said = f"a list of the {said[said.index('['):].count(',') + 1} passes run before"
+        text += f"(re-raised as {type(e).__name__}: {said[:200]})\n"
     return text[-MAX_TRACEBACK:]
 
