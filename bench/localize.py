@@ -6,8 +6,10 @@
    per target, the numerics verdicts and the seconds the ``localize`` stage took for each
    (reference-model re-run with ``dump_intermediates``, text parse, two interpreted runs of
    the quantized model), beside the lowering and execution it follows.
-2. Prints how the verdicts split: culprit named, ``numerics-propagated`` (not a bug), or
-   unlocalised, and how many output-keyed buckets became how many culprit-keyed ones.
+2. Prints how the verdicts split: culprit named, span named, ``numerics-propagated`` (not a
+   bug), or unlocalised, and how many output-keyed buckets became how many culprit-keyed
+   ones; then every ill-conditioned node judged against its noise floor (local error, floor,
+   error beyond it), and how many the floor excused.
 3. With ``--overhead N``: the price every case pays for the debug locations the
    localisation needs (``DebugMode.TOSA``). N cases that passed are lowered in this process
    with and without it, alternating which goes first; the ``lower`` stage times are summed.
@@ -67,18 +69,33 @@ def main() -> None:
 
     by_id = {c.case_id: c for _, c in items}
     kinds = Counter()
+    floors = []  # (target, op, local max, noise floor max, beyond the floor, verdict) per ill-conditioned node
     before, after = set(), set()
     for o in outcomes.values():
         if "localize" not in o.timings:
             continue
-        kinds["propagated" if o.status == "numerics-propagated" else "unlocalized" if "(unlocalized)" in o.signature else "culprit"] += 1
+        kinds["propagated" if o.status == "numerics-propagated" else "unlocalized" if "(unlocalized)" in o.signature
+              else "span" if "(span)" in o.signature else "culprit"] += 1
+        for r in o.localization.get("table", []):
+            if r.get("noise_max"):
+                floors.append((o.target, r["op"], r["local_max"], r["noise_max"], r.get("beyond_noise", 0.0), r["symptom"]))
         bad = next(r for r in o.numerics if r.get("symptom"))
         output_op = next(n.op for n in by_id[o.case_id].nodes if n.id == bad["output"])
         before.add(f"{o.target}/numerics-{bad['symptom']}@{output_op}")
         if o.status == "numerics":
             after.add(o.signature)
     print(f"\nverdicts: {dict(kinds)}")
+    for o in outcomes.values():
+        if "(unlocalized)" in o.signature or "(span)" in o.signature:
+            print(f"  {o.case_id} {o.signature}")
     print(f"numerics buckets keyed by output op: {len(before)}; keyed by culprit (propagated ones are not bugs): {len(after)}")
+    if floors:
+        tol = {"tosa-int16": 2.0}
+        excused = [f for f in floors if f[2] > tol.get(f[0], 1.0) and f[5] is None]
+        print(f"\nill-conditioned nodes judged against a noise floor: {len(floors)}; over the tolerance but within "
+              f"their floor (not wrong): {len(excused)}; wrong beyond it: {sum(f[5] is not None for f in floors)}")
+        for t, op, local, floor, beyond, verdict in floors:
+            print(f"  {t:13} {op:13} local max {local:5.0f}  floor {floor:5.0f}  beyond {beyond:5.0f}  {verdict or 'ok'}")
 
     if args.overhead:
         overhead([by_id[o.case_id] for o in outcomes.values() if o.status == "pass"][: args.overhead])

@@ -18,6 +18,7 @@ from fuzz.core.targets import TARGETS
 from fuzz.generate.case import Case
 from fuzz.generate.codegen import template_env
 from fuzz.generate.focus import REGIMES
+from fuzz.generate.ops import MOVEMENT_OPS
 from fuzz.judge.outcome import Outcome
 from fuzz.replay.corpus import observed
 from fuzz.triage.bugs import bug_key
@@ -100,10 +101,6 @@ def judge_controls(controls: list[Control], outcomes: list[Outcome], signature: 
     return controls
 
 
-#: Ops that only move or copy values: their lowering computes nothing from qparams (the output
-#: keeps its input's), so no qparams corner explains their failures.
-MOVEMENT_OPS = frozenset({"permute", "transpose", "squeeze", "unsqueeze", "expand", "repeat", "slice", "select", "narrow",
-                          "split", "chunk", "index_select", "flatten", "reshape"})
 #: Whole-graph configuration regimes and the control case (its variant's first word) that flips each.
 _CONFIG_CONTROLS = {"config-act-qmin-127": "act_qmin", "config-act-qmin-128": "act_qmin", "config-per-tensor-weights": "per_channel"}
 #: Whole-graph configuration regimes without a flipping control: they change every op's arithmetic.

@@ -201,12 +201,15 @@ def _tensor_lines(case: Case, shapes: dict[str, Any]) -> tuple[list[tuple], list
 
 def _localize_source() -> str:
     """fuzz.judge.localize and the qparams helpers it calls, as source for the repro."""
-    return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT") + "\n\n\n"
+    return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT", "_TABLE_CONSTANT", "ILL_CONDITIONED",
+                       "NOISE_SIGNS", "NOISE_SEED") + "\n\n\n"
             + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, tosa_reader.read_graph,
                        tosa_reader._attribute, localize.NodeDivergence,
                        localize.Localization, localize.tosa_operators, localize.dump_codes, localize._parse_dump,
-                       localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Forced,
-                       localize.fusion_groups, localize.localize, localize.node_qparams_by_key))
+                       localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter,
+                       localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
+                       localize.unmatched_producers,
+                       localize.localize, localize.program_outputs, localize.node_qparams_by_key))
 
 
 _DELEGATION = re.compile(r"/lower/(?P<verdict>partially-delegated|spelling-not-delegated)@(?P<op>\w+)\((?P<detail>[\w+]+)\)$")
@@ -311,7 +314,7 @@ def signature_from_run(case: Case, returncode: int, stderr: str) -> str:
         bad = [r for r in numerics if r.get("symptom")]
         if bad:
             localization = _tagged(stderr, "ARMFUZZ-LOCALIZED ") or {}
-            return numerics_verdict(target, localization, {n.id: n.op for n in case.nodes}, bad[0])[1]
+            return numerics_verdict(target, localization, {n.id: n.op for n in case.nodes}, bad)[1]
     if summary is not None:
         where, refined = locate_frames([tuple(f) for f in summary["frames"]])
         return crash_signature(target, refined or summary["stage"], summary["exception"], where, summary["message"])

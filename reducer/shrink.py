@@ -3,14 +3,15 @@
 Greedy passes to a fixed point (C-Reduce/Hypothesis style): each pass proposes candidates
 biggest cut first; they are checked for validity for free, then lowered in batches as wide as
 the worker pool; the first candidate (in proposal order, so the result does not depend on
-which worker finished first) that still shows the signature becomes the new case and the pass
-starts over on it. Every lowering is cached by case hash. The loop ends at a fixed point or
+which worker finished first) that still shows the signature (or names fewer of the ops of a
+numerics span, :func:`narrows`) becomes the new case and the pass starts over on it. Every lowering is cached by case hash. The loop ends at a fixed point or
 when the evaluation or time budget runs out; the final case is then re-run N times so a flaky
 signature is reported as such, never silently kept.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -26,10 +27,36 @@ Evaluate = Callable[[list[Case]], list[Outcome]]
 
 
 def same_bug(want: str, got: str, allow_target_change: bool) -> bool:
-    """Signatures match; across targets, only the part after ``<target>/`` must match."""
-    if got == want:
-        return True
-    return allow_target_change and "/" in got and got.split("/", 1)[1] == want.split("/", 1)[1]
+    """Signatures match, or ``got`` narrows ``want``'s numerics span (:func:`narrows`); across
+    targets, only the part after ``<target>/`` must."""
+    want_target, _, want_rest = want.partition("/")
+    got_target, _, got_rest = got.partition("/")
+    if got_target != want_target and not allow_target_change:
+        return False
+    return got_rest == want_rest or narrows(want_rest, got_rest)
+
+
+#: ``compare/numerics-<symptom>@<op>+<op>(span)`` (fuzz.judge.signature.span_label), and a
+#: culprit ``compare/numerics-<symptom>@<op>(<context>)``
+_SPAN = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<ops>\w+(?:\+\w+)*)\(span\)$")
+_CULPRIT = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<op>\w+)\((?P<context>[\w,-]*)\)$")
+
+
+def narrows(want: str, got: str) -> bool:
+    """``got`` names fewer of the ops of ``want``'s span, with the same symptom: a smaller
+    span, or one node of it found wrong on its own. A span is a value gone wrong somewhere
+    among nodes whose lowered values were not matched; dropping nodes from the case can match
+    them, which is the reduction working, not another bug (``sin(span)`` -> ``sin(alone)``).
+    An unlocalised output or a propagated verdict never narrows a span."""
+    span = _SPAN.match(want)
+    if span is None:
+        return False
+    ops = set(span["ops"].split("+"))
+    smaller = _SPAN.match(got)
+    if smaller is not None:
+        return smaller["head"] == span["head"] and set(smaller["ops"].split("+")) < ops
+    one = _CULPRIT.match(got)
+    return one is not None and one["head"] == span["head"] and one["op"] in ops and one["context"] != "unlocalized"
 
 
 @dataclass
@@ -128,20 +155,24 @@ class Reducer:
         if not result.reproduced:
             return self._finish(result)
         current, current_outcome = case, first
+        # What a candidate must still show: the signature, or the narrower span (or span
+        # node) a kept candidate showed, so later steps cannot wander to another of its ops.
+        want = observed(first)
         pruned = prune(case)
         if pruned.to_json() != case.to_json():
             o = self._outcomes([pruned])[0]
-            if self._keeps(signature, o):
-                current, current_outcome = pruned, o
+            if self._keeps(want, o):
+                current, current_outcome, want = pruned, o, observed(o)
         progress = True
         while progress and not self._out_of_budget():
             progress = False
             for name, proposer in PASSES:
                 while not self._out_of_budget():
-                    found = self._first_hit(proposer(current), current, signature)
+                    found = self._first_hit(proposer(current), current, want)
                     if found is None:
                         break
                     desc, current, current_outcome = found
+                    want = observed(current_outcome)
                     progress = True
                     step = Step(name, desc, len(current.nodes), self.evaluations, round(time.monotonic() - self._t0, 1))
                     result.steps.append(step)
@@ -154,7 +185,7 @@ class Reducer:
             # the others are fresh reruns (with 2 workers, 3 runs cost one batch, not two).
             reruns = self.evaluate([current] * (self.confirm_runs - 1)) if self.confirm_runs > 1 else []
             self.evaluations += len(reruns)
-            result.confirm = (1 + sum(self._keeps(signature, o) for o in reruns), self.confirm_runs)
+            result.confirm = (1 + sum(self._keeps(want, o) for o in reruns), self.confirm_runs)
         return self._finish(result)
 
     def _keeps(self, signature: str, o: Outcome) -> bool:

@@ -5,16 +5,33 @@ from __future__ import annotations
 
 import importlib.metadata
 
+import numpy as np
 import pytest
+import torch
 
 from fuzz.generate.case import Case
-from fuzz.judge.localize import _parse_dump, fusion_groups
+from fuzz.judge import localize
+from fuzz.judge.localize import _parse_dump, beyond_noise, fusion_groups, unmatched_producers
+from fuzz.judge.oracle import code_report, judge
 from fuzz.judge.outcome import FAILURES
-from fuzz.judge.signature import culprit_label, numerics_verdict
+from fuzz.judge.signature import culprit_label, numerics_verdict, span_label
+from reducer.shrink import narrows, same_bug
 from tests.conftest import ROOT
 
 EXECUTORCH = importlib.metadata.version("executorch")
-AVGPOOL_CASE = ROOT / "tests" / "data" / "conv-avgpool-conv.case.json"
+DATA = ROOT / "tests" / "data"
+AVGPOOL_CASE = DATA / "conv-avgpool-conv.case.json"
+#: int16 sin -> expand (a no-op, never lowered) -> reshape -> hardswish, inputs with +-200 spikes
+SIN_CASE = DATA / "int16-sin-expand-reshape-hardswish.case.json"
+#: two sins of the same input: neither TABLE can be told apart, so sin_a's value is unmatched
+SPAN_CASE = DATA / "int16-two-sins-span.case.json"
+#: INT+FP conv -> avg_pool -> layer_norm over rows the calibration makes near-constant
+LAYER_NORM_CASE = DATA / "conv-avgpool-layernorm.case.json"
+#: int16 layer_norm of a graph input with heavy-tailed rows (found by seed 202, case 14)
+#: int16 adaptive_avg_pool -> relu6 -> max_pool (seed 202, case 47): the max_pool output
+#: matches no TOSA tensor, and its scale is 25 times finer than the pool's
+OUTPUT_ONLY_CASE = DATA / "int16-avgpool-relu6-maxpool.case.json"
+WRONG_LAYER_NORM_CASE = DATA / "int16-layer-norm-rsqrt-table.case.json"
 on_1_5_1 = pytest.mark.skipif(EXECUTORCH != "1.5.1", reason="behaviour measured on executorch 1.5.1")
 
 
@@ -96,7 +113,7 @@ def test_fusion_groups_follow_single_use_unquantized_producers(seed_case):
 
 def test_numerics_verdict_names_culprit_propagation_or_unlocalized():
     ops = {"c": "conv2d", "r": "relu", "o": "conv2d"}
-    bad = {"output": "o", "symptom": "max-error"}
+    bad = [{"output": "o", "symptom": "max-error"}]
     row = {"node": "r", "op": "relu", "symptom": "out-of-range", "fused": ["c"], "checked": True,
            "qparams": {"zp": -111, "qmin": -127}}
     ok = {"node": "o", "op": "conv2d", "symptom": None, "fused": [], "checked": True, "qparams": {}}
@@ -108,3 +125,202 @@ def test_numerics_verdict_names_culprit_propagation_or_unlocalized():
     assert numerics_verdict("tosa-int", {"culprit": None, "table": [unmatched]}, ops, bad) == (
         "numerics", "tosa-int/compare/numerics-max-error@conv2d(unlocalized)")
     assert culprit_label("avg_pool2d", {"zp": 0, "qmin": -128}, []) == "avg_pool2d(alone)"
+
+
+def test_a_failing_output_never_judged_is_not_called_propagated():
+    """Every judged node is fine, but the failing output's own node was not judged: its op may
+    be what is wrong, so it is a bug, not carried rounding. An output with no quantized node
+    of its own (a batch_norm folded into its conv) is its judged producer's value."""
+    ops = {"c": "conv2d", "s": "sin", "b": "batch_norm"}
+    conv = {"node": "c", "op": "conv2d", "symptom": None, "fused": [], "checked": True, "qparams": {}}
+    sin = {"node": "s", "op": "sin", "symptom": None, "fused": [], "checked": False, "qparams": {}}
+    bad = [{"output": "c", "symptom": "max-error"}, {"output": "s", "symptom": "bias"}]
+    assert numerics_verdict("tosa-int16", {"culprit": None, "table": [conv, sin]}, ops, bad) == (
+        "numerics", "tosa-int16/compare/numerics-bias@sin(unlocalized)")
+    folded = [{"output": "b", "symptom": "max-error"}]
+    assert numerics_verdict("tosa-int16", {"culprit": None, "table": [conv]}, ops, folded) == (
+        "numerics-propagated", "tosa-int16/compare/numerics-propagated@batch_norm")
+
+
+def test_a_span_is_named_by_the_ops_in_it_that_compute():
+    """Data movement is left out and the ops are sorted, so the name survives the reducer
+    dropping a reshape or an expand, and the same op in another chain is the same bug."""
+    assert span_label(["sin", "expand", "reshape"]) == "sin(span)"
+    assert span_label(["sin", "reshape"]) == span_label(["sin", "permute", "reshape"]) == "sin(span)"
+    assert span_label(["sin", "conv2d", "sin"]) == span_label(["conv2d", "sin"]) == "conv2d+sin(span)"
+    assert span_label(["expand", "reshape"]) == "expand+reshape(span)"  # nothing computes: name what is there
+    ops = {"a": "sin", "e": "expand", "r": "reshape"}
+    row = {"node": "r", "op": "reshape", "symptom": "max-error", "fused": [], "checked": True, "qparams": {},
+           "span": ["a", "e"]}
+    assert numerics_verdict("tosa-int16", {"culprit": "r", "table": [row]}, ops, [{"output": "r", "symptom": "max-error"}]) == (
+        "numerics", "tosa-int16/compare/numerics-max-error@sin(span)")
+
+
+def test_the_reducer_may_narrow_a_span_but_not_leave_it():
+    want = "tosa-int16/compare/numerics-max-error@conv2d+sin(span)"
+    assert same_bug(want, "tosa-int16/compare/numerics-max-error@sin(span)", False)
+    assert same_bug(want, "tosa-int16/compare/numerics-max-error@sin(alone)", False)
+    assert same_bug(want, "tosa-int/compare/numerics-max-error@conv2d(alone)", True)
+    assert not same_bug(want, "tosa-int/compare/numerics-max-error@conv2d(alone)", False)
+    assert not narrows(want, "compare/numerics-bias@sin(alone)")  # another symptom
+    assert not narrows(want, "compare/numerics-max-error@relu(alone)")  # not in the span
+    assert not narrows(want, "compare/numerics-max-error@sin(unlocalized)")
+    assert not narrows(want, "compare/numerics-propagated@sin")
+    assert not narrows("compare/numerics-max-error@sin(alone)", "compare/numerics-max-error@sin(span)")
+
+
+def test_unmatched_producers_walk_back_to_matched_nodes():
+    case = Case.load(SIN_CASE)
+    groups = {n.id: [n.id] for n in case.nodes}
+    assert unmatched_producers(case, "hardswish", {"reshape", "hardswish"}, groups) == []
+    assert unmatched_producers(case, "reshape", {"reshape", "hardswish"}, groups) == ["sin", "expand"]
+    assert unmatched_producers(case, "reshape", {"sin", "reshape"}, groups) == ["expand"]
+
+
+def test_fused_producers_are_part_of_their_node_not_a_span(seed_case):
+    groups = fusion_groups(seed_case, {"relu", "merged", "conv2"})
+    assert unmatched_producers(seed_case, "relu", {"relu", "merged", "conv2"}, groups) == []
+
+
+def test_an_error_within_each_elements_noise_floor_is_not_evidence():
+    """The floor is per element: 30 LSB on a near-constant row whose floor is 61 is noise; 5
+    LSB on a row that 1 LSB of input moves by 1 is not, whatever the largest floor."""
+    q = {"scale": 0.01, "zp": 0, "qmin": -128, "qmax": 127, "dtype": "int8"}
+    local = torch.zeros(4, dtype=torch.float64)
+    floor = torch.tensor([61.0, 1.0, 1.0, 1.0], dtype=torch.float64)
+    noisy = torch.tensor([30.0, 1.0, -1.0, 0.0], dtype=torch.float64)
+    rep = {**code_report(local, noisy, q), "elements": 4}
+    assert judge(rep) == "max-error"  # what the plain tolerance says
+    assert judge(beyond_noise(rep, noisy - local, floor)) is None
+    wrong = torch.tensor([30.0, 5.0, 0.0, 0.0], dtype=torch.float64)
+    assert judge(beyond_noise({**code_report(local, wrong, q), "elements": 4}, wrong - local, floor)) == "max-error"
+    # a shift every element's floor explains leaves no mean; one beyond it does
+    many = torch.ones(100, dtype=torch.float64)
+    rep = {**code_report(torch.zeros(100, dtype=torch.float64), many * 2, q), "elements": 100}
+    assert judge(beyond_noise(rep, many * 2, many * 2)) is None
+    assert judge(beyond_noise(rep, many * 2, many)) == "bias"
+    # noise never puts a code outside [qmin, qmax]
+    out = {**rep, "out_of_range": 3, "narrow_range": False}
+    assert judge(beyond_noise(out, many * 2, many * 2)) == "out-of-range"
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_int16_sin_is_named_not_the_reshape_after_it():
+    """int16 sin -> expand -> reshape -> hardswish used to be ``max-error@reshape(alone)``
+    (2454 LSB): InsertTableOpsPass makes sin's and hardswish's TABLEs without a trace of the
+    op they replace, so sin matched nothing (nor did the no-op expand) and hardswish's TABLE
+    was given to the reshape before it, which was then judged on hardswish's values. Each
+    TABLE now goes to the node it replaced: sin is wrong on its own (int16 TABLEs interpolate
+    513 points, 0.78 rad apart over these +-200 inputs), the reshape and hardswish are not."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(SIN_CASE))
+    rows = _rows(o)
+    assert o.signature == "tosa-int16/compare/numerics-max-error@sin(alone)"
+    assert o.localization["culprit"] == "sin" and rows["sin"]["checked"] and rows["sin"]["local_max"] > 100
+    assert not rows["expand"]["checked"]  # a no-op: never lowered
+    assert rows["reshape"]["checked"] and rows["reshape"]["local_max"] == 0 and rows["reshape"]["span"] == ["expand"]
+    assert rows["hardswish"]["checked"] and rows["hardswish"]["local_max"] <= 2
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_value_made_in_unmatched_producers_is_blamed_on_the_span():
+    """Two sins of one input: their TABLEs cannot be told apart, so sin_a matches no lowered
+    tensor and the reshape after it is judged from sin_a's reference value. The reshape
+    computes nothing; the culprit is the span sin_a -> reshape, named ``sin(span)``."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(SPAN_CASE))
+    rows = _rows(o)
+    assert o.signature == "tosa-int16/compare/numerics-max-error@sin(span)"
+    assert o.localization["culprit"] == "reshape" and rows["reshape"]["span"] == ["sin_a"]
+    assert not rows["sin_a"]["checked"] and not rows["sin_b"]["checked"]
+    assert o.message.startswith("the span sin_a (sin) -> reshape (reshape) is wrong locally")
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_an_output_no_lowered_tensor_matched_is_judged_from_what_the_program_returned():
+    """25 LSB off at the max_pool output, which matches no TOSA tensor (nor does the relu6
+    before it). Judged from the program's own output, the span relu6 -> max_pool is exact
+    from the pool's lowered codes: 1 LSB of pool rounding at a 25 times coarser scale, carried.
+    Unjudged, the output would have been unlocalized, and a bug."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(OUTPUT_ONLY_CASE))
+    rows = _rows(o)
+    assert o.signature == "tosa-int16/compare/numerics-propagated@max_pool2d"
+    assert o.numerics[0]["max_lsb"] > 20 and not rows["relu6_4"]["checked"]
+    assert rows["max_pool2d_5"]["checked"] and rows["max_pool2d_5"]["span"] == ["relu6_4"]
+    assert rows["max_pool2d_5"]["local_max"] == 0 and rows["adaptive_avg_pool2d_0"]["local_max"] <= 1
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_layer_norm_over_near_constant_rows_is_not_called_wrong_for_its_inputs_rounding():
+    """INT+FP conv -> avg_pool -> layer_norm: 34 LSB off at the output, from 1 LSB of
+    avg_pool rounding divided by each row's tiny spread. It used to be ``max-error@layer_norm(alone)``
+    with 61 LSB locally: forcing the lowered output into every same-shaped quantize node of
+    the decomposition (x - mean, its square, ...) made the local reference nonsense. Forced
+    at its output only, the layer_norm is exact; its noise floor says how ill-conditioned it is."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(LAYER_NORM_CASE))
+    rows = _rows(o)
+    assert o.status == "numerics-propagated" and o.signature == "tosa-int-fp/compare/numerics-propagated@layer_norm"
+    assert o.numerics[0]["max_lsb"] > 30
+    assert rows["pool"]["local_max"] <= 1 and rows["norm"]["local_max"] == 0
+    assert rows["norm"]["noise_max"] > 30 and rows["pool"]["noise_max"] == 0  # avg_pool is not ill-conditioned
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_an_ill_conditioned_node_within_its_noise_floor_is_not_wrong():
+    """The same case in int16: the layer_norm's decomposition rounds differently from the
+    fake-quantized model by 30 LSB, where 1 LSB on its inputs moves it by 61."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(LAYER_NORM_CASE), "tosa-int16")
+    norm = _rows(o)["norm"]
+    assert o.status == "numerics-propagated"
+    assert norm["local_max"] > 2 and norm["local_max"] < norm["noise_max"] and norm["beyond_noise"] == 0
+    assert norm["symptom"] is None
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_wrong_ill_conditioned_node_is_still_wrong():
+    """int16 layer_norm: its rsqrt is an int16 TABLE, 513 points interpolated over var + eps
+    from about 1e-5 to 100, too coarse where rsqrt is steep (its codes 300 off the
+    reference's). The output is 434 LSB off; 1 LSB on the input moves it by 4 at most."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(WRONG_LAYER_NORM_CASE))
+    norm = _rows(o)["norm"]
+    assert o.signature == "tosa-int16/compare/numerics-max-error@layer_norm(alone)"
+    assert norm["local_max"] > 400 and norm["noise_max"] < 10 and norm["beyond_noise"] > 400
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_small_error_on_well_conditioned_elements_shows_under_a_large_floor(monkeypatch):
+    """Fault injection: the layer_norm's lowered codes 5 LSB off, as a wrong output zero
+    point would make them. Its largest floor is far above 5, but most of its elements barely
+    move with their inputs: the floor is per element, no place for a real bug to hide."""
+    from fuzz.judge.pipeline import run_case
+
+    real = localize.lowered_values
+
+    def off_by_five(*args):
+        found = real(*args)
+        if "norm" in found:
+            found["norm"] = np.clip(found["norm"].astype(np.int32) + 5, -128, 127).astype(found["norm"].dtype)
+        return found
+
+    monkeypatch.setattr(localize, "lowered_values", off_by_five)
+    o = run_case(Case.load(LAYER_NORM_CASE))
+    norm = _rows(o)["norm"]
+    assert o.signature == "tosa-int-fp/compare/numerics-max-error@layer_norm(alone)"
+    assert norm["noise_max"] > 30 and norm["beyond_noise"] > 1

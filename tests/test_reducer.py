@@ -127,3 +127,30 @@ def test_reduces_a_live_executorch_crash():
     assert [n.op for n in r.reduced.nodes] == ["clamp"], r.summary()
     assert r.outcome.signature == first.signature
     assert r.reduced.inputs[0].shape != [1, 8, 8, 8]  # shapes shrank too
+
+
+def _span_oracle(case_list):
+    """A stand-in oracle for the search only, shaped like int16 sin (tests/data/int16-two-sins-span.case.json
+    is the real one): a sin is wrong; two sins of one input cannot be told apart in the
+    lowered graph, so the verdict is their span; one sin alone is named."""
+    out = []
+    for c in case_list:
+        sins = [n for n in c.nodes if n.op == "sin"]
+        if not sins:
+            out.append(Outcome(c.case_id, c.target, "pass"))
+            continue
+        shared = len({tuple(n.inputs) for n in sins}) < len(sins)
+        where = "sin(span)" if shared else "sin(alone)"
+        out.append(Outcome(c.case_id, c.target, "numerics", signature=f"{c.target}/compare/numerics-max-error@{where}"))
+    return out
+
+
+def test_a_span_verdict_is_reduced_to_the_node_it_narrows_to():
+    """The reducer keeps a candidate whose verdict names fewer of the span's ops, then holds
+    it to that: the two-sin span ends as one sin, named on its own."""
+    case = Case.load(ROOT / "tests" / "data" / "int16-two-sins-span.case.json")
+    want = "tosa-int16/compare/numerics-max-error@sin(span)"
+    r = Reducer(_span_oracle, budget=Budget(evaluations=500, seconds=60)).run(case, want)
+    assert r.reproduced and r.fixed_point and r.confirm == (3, 3)
+    assert [n.op for n in r.reduced.nodes] == ["sin"]
+    assert r.outcome.signature.endswith("/compare/numerics-max-error@sin(alone)")

@@ -279,18 +279,29 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         return
     with stage("localize"):
         loc = localize.localize(case, case.validate(), converted, source.line_to_node, samples, delegate_runs,
-                                localize.node_qparams_by_key(converted, source.line_to_node))
+                                localize.node_qparams_by_key(converted, source.line_to_node),
+                                localize.program_outputs(list(case.outputs), gots, out_qparams))
     outcome.localization = loc.to_dict()
     outcome.stage = "compare"
-    outcome.status, outcome.signature = numerics_verdict(t.name, outcome.localization, {n.id: n.op for n in case.nodes}, bad[0])
+    outcome.status, outcome.signature = numerics_verdict(t.name, outcome.localization, {n.id: n.op for n in case.nodes}, bad)
     outcome.message = "; ".join(_describe(r) for r in bad)
     if loc.culprit is not None:
-        row = next(r for r in loc.table if r.node == loc.culprit)
-        outcome.message = (f"{row.node} ({row.op}) is wrong locally: {row.symptom}, max {row.local_max:.0f} LSB, "
-                           f"mean {row.local_mean:+.3f} LSB against the reference from its own lowered inputs; "
-                           + outcome.message)
+        outcome.message = _culprit_message(loc, {n.id: n.op for n in case.nodes}) + "; " + outcome.message
     if outcome.executed == "compiler-input":
         outcome.message += f" [run: the TOSA graph executorch handed {t.compiler}; {t.compiler}'s output is not run here]"
+
+
+def _culprit_message(loc: localize.Localization, ops: dict[str, str]) -> str:
+    row = next(r for r in loc.table if r.node == loc.culprit)
+    if row.span:
+        who = "the span " + " -> ".join(f"{n} ({ops[n]})" for n in (*row.span, row.node))
+        inputs = f"the span's lowered inputs ({', '.join(row.span)} matched no lowered tensor)"
+    else:
+        who, inputs = f"{row.node} ({row.op})", "its own lowered inputs"
+    floor = (f", {row.beyond_noise:.0f} LSB beyond what 1 LSB on its inputs moves it by (up to {row.noise_max:.0f} LSB)"
+             if row.noise_max else "")
+    return (f"{who} is wrong locally: {row.symptom}, max {row.local_max:.0f} LSB, mean {row.local_mean:+.3f} LSB "
+            f"against the reference from {inputs}{floor}")
 
 
 def _compiler_input(inputs: dict[bytes, bytes]) -> Callable[[object], bytes]:

@@ -110,24 +110,49 @@ def locate_frames(frames: list[tuple[str, str, str]]) -> tuple[str, str | None]:
     return (frames[-1][1] if frames else ""), None
 
 
-def numerics_verdict(target: str, localization: dict, ops: dict[str, str], first_bad: dict) -> tuple[str, str]:
-    """(status, signature) of a numerics failure, from its localisation (fuzz.judge.localize).
+def numerics_verdict(target: str, localization: dict, ops: dict[str, str], bad: list[dict]) -> tuple[str, str]:
+    """(status, signature) of a numerics failure, from its localisation (fuzz.judge.localize)
+    and the failing output reports ``bad``.
 
-    Named at the culprit when one node is wrong locally; ``numerics-propagated`` (not a bug)
-    when every judged node is within tolerance of the reference from its own lowered inputs;
-    at the first bad output, marked ``unlocalized``, when no node could be judged. Shared by
-    the pipeline and the repro verifier, so both name a bug the same way.
+    Named at the culprit when one node is wrong locally, or at its span (:func:`span_label`)
+    when the node's local reference went through producers that matched no lowered tensor;
+    ``numerics-propagated`` (not a bug) when every judged node is within tolerance of the
+    reference from its own lowered inputs and no failing output is a quantized node left
+    unjudged; at the first bad output, marked ``unlocalized``, otherwise: an output whose own
+    value was never matched (its op may be what is wrong) is not explained away as carried
+    rounding. (An output with no quantized node of its own, a batch_norm folded into its
+    conv, is the judged producer's value.) Shared by the pipeline and the repro verifier, so
+    both name a bug the same way.
     """
     rows = localization.get("table", [])
     culprit = localization.get("culprit")
     if culprit is not None:
         row = next(r for r in rows if r["node"] == culprit)
-        label = culprit_label(row["op"], row.get("qparams") or None, [ops[f] for f in row["fused"]])
+        if row.get("span"):
+            label = span_label([ops[n] for n in (*row["span"], culprit, *row["fused"])])
+        else:
+            label = culprit_label(row["op"], row.get("qparams") or None, [ops[f] for f in row["fused"]])
         return "numerics", numerics_signature(target, row["symptom"], label)
-    op = ops[first_bad["output"]]
-    if any(r["checked"] for r in rows):
-        return "numerics-propagated", numerics_signature(target, "propagated", op)
-    return "numerics", numerics_signature(target, first_bad["symptom"], f"{op}(unlocalized)")
+    unjudged = [b for b in bad if any(r["node"] == b["output"] and not r["checked"] for r in rows)]
+    if any(r["checked"] for r in rows) and not unjudged:
+        return "numerics-propagated", numerics_signature(target, "propagated", ops[bad[0]["output"]])
+    first = (unjudged or bad)[0]
+    return "numerics", numerics_signature(target, first["symptom"], f"{ops[first['output']]}(unlocalized)")
+
+
+def span_label(span_ops: list[str]) -> str:
+    """``sin(span)``, ``conv2d+sin(span)``: a wrong value made somewhere in a span of nodes
+    (fuzz.judge.localize.unmatched_producers), named by the ops in it that compute, sorted.
+
+    Ops that only move values (fuzz.generate.ops.MOVEMENT_OPS) are left out unless nothing
+    else is in the span, and the order is not the graph's: int16 sin -> expand -> reshape and
+    sin -> reshape are one bug, ``sin(span)``, and the reducer can drop the reshape without
+    changing it (reducer.shrink.same_bug also takes a span narrowed to fewer of its ops).
+    """
+    from fuzz.generate.ops import MOVEMENT_OPS
+
+    computing = [op for op in span_ops if op not in MOVEMENT_OPS] or span_ops
+    return f"{'+'.join(sorted(set(computing)))}(span)"
 
 
 def culprit_label(op: str, q: dict | None, fused_ops: list[str]) -> str:

@@ -3,6 +3,7 @@
 from fuzz.generate.ops import activation, conv, movement, norm, pad, pointwise, reduce, slicing, tensor  # noqa: F401  (registration side effect)
 from fuzz.generate.ops.base import (
     MAX_ELEMENTS,
+    MOVEMENT_OPS,
     OpSpec,
     Sampled,
     Shape,
@@ -12,4 +13,4 @@ from fuzz.generate.ops.base import (
     py,
 )
 
-__all__ = ["MAX_ELEMENTS", "OpSpec", "Sampled", "Shape", "all_ops", "check_spelling", "get_op", "py"]
+__all__ = ["MAX_ELEMENTS", "MOVEMENT_OPS", "OpSpec", "Sampled", "Shape", "all_ops", "check_spelling", "get_op", "py"]

@@ -45,6 +45,13 @@ def all_ops() -> dict[str, "OpSpec"]:
     return dict(_REGISTRY)
 
 
+#: Ops that only move or copy values: their lowering computes nothing from qparams (the output
+#: keeps its input's codes and qparams). Reports count no qparams corner for them
+#: (reducer.report); a numerics span does not name them (fuzz.judge.signature).
+MOVEMENT_OPS = frozenset({"permute", "transpose", "squeeze", "unsqueeze", "expand", "repeat", "slice", "select", "narrow",
+                          "split", "chunk", "index_select", "flatten", "reshape"})
+
+
 @dataclass(frozen=True)
 class Sampled:
     """What an op's sampler proposes: which existing tensors it consumes, its params, spelling."""
