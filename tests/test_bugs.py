@@ -149,7 +149,9 @@ def test_act_qmin_127_at_the_storage_bound_is_one_bug_and_the_fused_nonfuseable_
 
     conv = run_case(Case.load(ROOT / "tests" / "data" / "conv-maxpool-conv-qmin127.case.json"), "tosa-int")
     fused = run_case(Case.load(ROOT / "corpus" / "relu-qmin127-fused" / "reduced.case.json"), "tosa-int")
-    assert conv.signature == "tosa-int/compare/numerics-narrow-range@conv2d(alone)"
+    # Its 1x1 stride-1 max_pool2d is an identity executorch drops, so it matches no lowered
+    # tensor and the localisation names the span (fuzz.judge.localize); the key has no op.
+    assert conv.signature == "tosa-int/compare/numerics-narrow-range@conv2d+max_pool2d(span)"
     assert fused.signature == "tosa-int/compare/numerics-narrow-range@relu(fuseable,after-conv2d)"
     assert bug_key(conv.signature) == bug_key(fused.signature) == "compare/numerics-narrow-range"
     relu = Case.load(ROOT / "corpus" / "relu-nonfuseable-unclamped" / "reduced.case.json")
