@@ -19,7 +19,7 @@ from fuzz.core.targets import TARGETS
 from fuzz.generate import cells, recipes
 from fuzz.generate.case import MODULE_DTYPES, Case, Node, QuantConfig, TensorSpec
 from fuzz.generate.ops import all_ops, get_op
-from fuzz.generate.patterns import MOTIFS, GraphBuilder, operand_of
+from fuzz.generate.patterns import MOTIFS, SEED_ACTIVATIONS, GraphBuilder, operand_of
 
 #: Bumped whenever ``generate(seed, index, ...)`` starts making other cases for the same
 #: arguments (new ops, new draws). A campaign records it and only resumes under the same one:
@@ -80,9 +80,11 @@ def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[
         _grow(b, rng.randint(1, MAX_NODES), ops)
         return _finish(b, rng, target, regime, domains)
     if family is not None:
-        motif: str | None = _start_cell(b, regime, family)
+        _start_cell(b, regime, family)
+        started = True
     else:
         motif = _FOCUS_MOTIF.get(focus or "") or (rng.choice(list(MOTIFS)) if rng.random() < 0.5 else None)
+        started = motif is not None
         if motif:
             MOTIFS[motif](b)
             if rng.random() < 0.2:  # compose a second motif beside the first
@@ -90,30 +92,29 @@ def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[
         else:
             for _ in range(rng.choice([1, 1, 2, 2, 3])):
                 _random_input(b)
-    _grow(b, rng.randint(0 if motif else 1, 3 if motif else MAX_NODES), favour=family)
+    _grow(b, rng.randint(0 if started else 1, 3 if started else MAX_NODES), favour=family)
     return _finish(b, rng, target, regime, domains)
 
 
 #: What a cell's operand meets in the regimes about an activation's or a cat's operand: the
 #: activation kinds (none: no activation) and whether a cat with a sibling follows.
 _OPERAND_SHAPE: dict[str, tuple[tuple[str, ...], bool]] = {
-    "act-nonfuseable": (("relu", "relu", "relu6", "hardtanh", "clamp"), True),  # a shared cat domain moves the zp
+    "act-nonfuseable": (SEED_ACTIVATIONS, True),  # a shared cat domain moves the zp
     "clamp-inside-range": (("clamp", "hardtanh", "relu6"), False),
     "shared-domain-mismatch": ((), True),
 }
 
 
-def _start_cell(b: GraphBuilder, regime: str, family: str) -> str:
-    """Start a case aimed at cell ``regime@family``; returns what started it. The conv family
-    takes the regime's own motif half the time (they are conv motifs: seed 000's shape for
-    the core); otherwise one op of the family (a graph input for ``input``) computes the
-    operand the regime is about, with the activation and cat the regime needs."""
+def _start_cell(b: GraphBuilder, regime: str, family: str) -> None:
+    """Start a case aimed at cell ``regime@family``. The conv family takes the regime's own
+    motif half the time (they are conv motifs: seed 000's shape for the core); otherwise one
+    op of the family (a graph input for ``input``) computes the operand the regime is about,
+    with the activation and cat the regime needs."""
     if family == cells.CORE_FAMILY and regime in _FOCUS_MOTIF and b.rng.random() < 0.5:
         MOTIFS[_FOCUS_MOTIF[regime]](b)
-        return _FOCUS_MOTIF[regime]
-    act, cat = _OPERAND_SHAPE.get(regime, ((), False))
-    operand_of(b, cells.family_ops(family), act, cat)
-    return f"operand_of({family})"
+    else:
+        act, cat = _OPERAND_SHAPE.get(regime, ((), False))
+        operand_of(b, cells.family_ops(family), act, cat)
 
 
 def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None,

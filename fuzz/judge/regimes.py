@@ -5,7 +5,8 @@ Bugs live in specific qparams regimes (seed 000 needed a relu whose output zero-
 the generator steers toward the ones not yet covered. The observer reads *facts* from the
 converted PT2E graph (qparams of every quantized tensor, per-channel weight scales) and the
 float model's natural ranges, then classifies them. Classification is a pure function of
-the facts, so it can be tested on hand-built graphs.
+the facts, so it can be tested on hand-built graphs. It also names the op family each
+regime was reached at (cells, fuzz.generate.cells), which the campaign steers by.
 """
 
 from __future__ import annotations
