@@ -47,14 +47,10 @@ def series(events: list[dict[str, Any]]) -> dict[str, list[float]]:
     state = CampaignState()
     out: dict[str, list[float]] = {k: [] for k in _SERIES}
     every = max(1, len(results) // SAMPLES)
-    reached: set[tuple[str, str]] = set()
-    cells: set[tuple[str, str]] = set()
     for i, ev in enumerate(results, start=1):
         if (ev["index"], ev["target"]) in state.done:
             continue
         state.add(ev)
-        reached.update((ev["target"], r) for r in ev.get("regimes", []))
-        cells.update((ev["target"], c) for c in ev.get("cells", []))
         if i % every and i != len(results):
             continue
         back = results[max(0, i - 1 - RATE_WINDOW)]
@@ -64,8 +60,8 @@ def series(events: list[dict[str, Any]]) -> dict[str, list[float]]:
         out["rate"].append(round(min(RATE_WINDOW, i - 1) / span, 3) if span > 0 else 0.0)
         out["buckets"].append(len(state.buckets))
         out["bugs"].append(len(state.bugs()))
-        out["regimes"].append(len(reached))
-        out["cells"].append(len(cells))
+        out["regimes"].append(sum(len(c) for c in state.coverage.values()))
+        out["cells"].append(sum(len(c) for c in state.cells.values()))
     return out
 
 

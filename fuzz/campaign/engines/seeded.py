@@ -17,8 +17,8 @@ from fuzz.generate.recipes import derive_seed
 STEER_SHARE = 0.7
 #: Share of all cases aimed at the core's cells (fuzz.generate.cells.core_cells: conv-family
 #: ops in act-nonfuseable, shared-domain-mismatch, clamp-inside-range) whatever the coverage,
-#: taken out of STEER_SHARE. Least-reached steering alone spreads cases over ~130 cells per
-#: target, and the core is 3 of them. FLOOR-EVIDENCE
+#: taken out of STEER_SHARE. Least-reached steering alone spreads cases over 75 to 103 cells
+#: per target, and the core is 3 of them. FLOOR-EVIDENCE
 CORE_FLOOR = 0.2
 #: Cases aimed at a cell without reaching it that count as one result reaching it: a cell no
 #: case can reach (a regime a family never shows) would otherwise take every steered case.
