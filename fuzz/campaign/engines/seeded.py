@@ -18,7 +18,14 @@ STEER_SHARE = 0.7
 #: Share of all cases aimed at the core's cells (fuzz.generate.cells.core_cells: conv-family
 #: ops in act-nonfuseable, shared-domain-mismatch, clamp-inside-range) whatever the coverage,
 #: taken out of STEER_SHARE. Least-reached steering alone spreads cases over 75 to 103 cells
-#: per target, and the core is 3 of them. FLOOR-EVIDENCE
+#: per target, and the core is 3 of them. Chosen by the recall benchmark (2026-12-03, 2 cores,
+#: 2 workers, executorch 1.2.0, seeds 0-4, 5 min each):
+#:   bench/recall.py run --bugs rewriteconv-nonfused-act --minutes 5 --seeds 0 1 2 3 4 --workers 2
+#:   --commit <this tree with the floor set> (bench/results/recall-cells-floor*-seedbug.jsonl)
+#: floor 0: seed bug 2/5 (-, -, -, 1.4, 1.5 min; 1 core-aimed case of 83 on seed 0);
+#: 0.2: 5/5 (2.3 0.3 0.3 1.0 0.3, median 0.3, main's figure before cells); 0.4: 5/5
+#: (2.0 0.6 0.3 0.8 0.3, median 0.6). The smallest floor that restored the seed bug; twice
+#: as much found it no sooner and takes cases from every other cell.
 CORE_FLOOR = 0.2
 #: Cases aimed at a cell without reaching it that count as one result reaching it: a cell no
 #: case can reach (a regime a family never shows) would otherwise take every steered case.
