@@ -59,9 +59,7 @@ def family_ops(family: str) -> list[str]:
 def family_at(nodes: Mapping[str, Any], key: str) -> str:
     """Family of the op that computes tensor ``key`` (a case node id or graph input name) in
     a case whose nodes are ``nodes`` (id -> Node)."""
-    seen = set()
-    while key in nodes and nodes[key].op in FUSEABLE and key not in seen:
-        seen.add(key)
+    while key in nodes and nodes[key].op in FUSEABLE:  # a case is a DAG: this walks up and ends
         key = nodes[key].inputs[0]
     return get_op(nodes[key].op).family if key in nodes else INPUT
 
