@@ -36,7 +36,9 @@ def _campaign(root: Path, n: int = 60) -> None:
             status, sig = "numerics", RELU.format(t=t)
         lines.append(json.dumps({"type": "result", "seed": 3, "index": k // len(TARGETS), "target": t, "focus": None,
                                  "status": status, "signature": sig, "nodes": 3, "release": "1.5.1", "python": "/x/python",
-                                 "regimes": ["act-nonfuseable", f"config-{k % 4}"], "wall": 2.0, "t": 1000.0 + 3 * k}))
+                                 "regimes": ["act-nonfuseable", f"config-{k % 4}"], "wall": 2.0, "t": 1000.0 + 3 * k,
+                                 # the first half logged before cells: both load
+                                 **({"cells": ["act-nonfuseable@conv", f"config-act-qmin-128@{('conv', 'pad', 'tensor')[k % 3]}"]} if k >= n // 2 else {})}))
     (root / "events.jsonl").write_text("\n".join(lines) + "\n")
     # the growth record a --coverage campaign keeps (fuzz.execution.backend_coverage)
     (root / "coverage").mkdir()
@@ -51,6 +53,7 @@ def test_series_replays_the_log(tmp_path):
     assert s["results"][-1] == 60 and s["t"] == sorted(s["t"])
     assert s["buckets"][-1] > s["bugs"][-1] == 2  # 7 + 7 buckets, 2 root causes
     assert all(r > 0 for r in s["rate"][1:])
+    assert s["cells"][0] == 0 and s["cells"][-1] == 4 * len(TARGETS)  # act-nonfuseable@conv and three config cells
 
 
 def test_dashboard_is_one_self_contained_file_with_its_tables(tmp_path):
@@ -62,6 +65,9 @@ def test_dashboard_is_one_self_contained_file_with_its_tables(tmp_path):
     assert html.count("<svg") == 4 and "<script" not in html and "<link" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert 'id="verdicts"' in html and 'id="bugs"' in html and "not reduced" in html
+    cells = html[html.index('id="cells"'):html.index("</table>", html.index('id="cells"'))]
+    assert cells.count("<tr>") == 1 + len(TARGETS) and "<th>act-nonfuseable@conv</th>" in cells
+    assert re.search(r"<td>tosa-int</td><td>4/\d+</td><td>[1-9]\d*</td><td>0</td><td>0</td>", cells)
     # both bugs are in the checked-in known-bugs file, open: known, not new
     assert len(re.findall(r'<tr class="tier-\w+ known">', html)) == 2 and "(0 new)" in html and "known (open)" in html
     bad = CliRunner().invoke(app, ["dashboard", str(tmp_path / "nothing")])

@@ -28,55 +28,55 @@ def _qp(scale, zp, qmin=-128, qmax=127, dtype="int8"):
 def test_relu_with_zp_away_from_qmin_is_nonfuseable_and_at_qmin_is_not():
     case = _case([Node("conv1", "conv2d", ["x"], CONV, "module"), Node("relu", "relu", ["conv1"], {}, "functional")],
                  quant=QuantConfig(act_qmin=-127))
-    regimes, evidence = classify(case, Facts(tensors={"relu": _qp(0.0039, -111, qmin=-127)}))
+    regimes, evidence, _ = classify(case, Facts(tensors={"relu": _qp(0.0039, -111, qmin=-127)}))
     assert "act-nonfuseable" in regimes
     assert any("zp=-111" in e and "qmin=-127" in e for e in evidence)
-    regimes, _ = classify(case, Facts(tensors={"relu": _qp(0.0039, -127, qmin=-127)}))
+    regimes, _, _ = classify(case, Facts(tensors={"relu": _qp(0.0039, -127, qmin=-127)}))
     assert "act-nonfuseable" not in regimes and "config-act-qmin-127" in regimes
 
 
 def test_clamp_bounds_inside_the_input_domain():
     case = _case([Node("c", "clamp", ["x"], {"min": -0.2, "max": 0.3}, "torch")])
-    inside, _ = classify(case, Facts(tensors={"x": _qp(0.01, 0)}))  # domain [-1.28, 1.27]
+    inside, _, _ = classify(case, Facts(tensors={"x": _qp(0.01, 0)}))  # domain [-1.28, 1.27]
     assert "clamp-inside-range" in inside
-    outside, _ = classify(case, Facts(tensors={"x": _qp(0.001, 0)}))  # domain [-0.128, 0.127]
+    outside, _, _ = classify(case, Facts(tensors={"x": _qp(0.001, 0)}))  # domain [-0.128, 0.127]
     assert "clamp-inside-range" not in outside
 
 
 def test_cat_of_mismatched_natural_ranges():
     case = _case([Node("m", "cat", ["x", "y"], {"dim": 1}, "torch")], inputs=(("x", [1, 2, 4, 4]), ("y", [1, 2, 4, 4])))
-    seedlike, _ = classify(case, Facts(float_ranges={"x": (0.0, 0.86), "y": (-0.064, 0.93)}))
+    seedlike, _, _ = classify(case, Facts(float_ranges={"x": (0.0, 0.86), "y": (-0.064, 0.93)}))
     assert "shared-domain-mismatch" in seedlike  # one input one-sided, the other signed
-    wide, _ = classify(case, Facts(float_ranges={"x": (-0.1, 0.1), "y": (-1.0, 1.0)}))
+    wide, _, _ = classify(case, Facts(float_ranges={"x": (-0.1, 0.1), "y": (-1.0, 1.0)}))
     assert "shared-domain-mismatch" in wide  # 10x width ratio
-    same, _ = classify(case, Facts(float_ranges={"x": (0.0, 1.0), "y": (0.0, 0.9)}))
+    same, _, _ = classify(case, Facts(float_ranges={"x": (0.0, 1.0), "y": (0.0, 0.9)}))
     assert "shared-domain-mismatch" not in same
 
 
 def test_tensor_scale_and_zero_point_corners():
     case = _case([Node("r", "relu", ["x"], {}, "functional")])
-    regimes, _ = classify(case, Facts(tensors={"x": _qp(2.0**-16, 0), "r": _qp(1.0, -128)}))
+    regimes, _, _ = classify(case, Facts(tensors={"x": _qp(2.0**-16, 0), "r": _qp(1.0, -128)}))
     assert "scale-at-min" in regimes and "scale-huge" in regimes
-    regimes, _ = classify(case, Facts(tensors={"x": _qp(0.01, 127)}))
+    regimes, _, _ = classify(case, Facts(tensors={"x": _qp(0.01, 127)}))
     assert "zp-at-qmax" in regimes and "zp-at-qmin-nonact" not in regimes
-    regimes, _ = classify(case, Facts(tensors={"x": _qp(0.01, -128)}))
+    regimes, _, _ = classify(case, Facts(tensors={"x": _qp(0.01, -128)}))
     assert "zp-at-qmin-nonact" in regimes and "scale-at-min" not in regimes
 
 
 def test_per_channel_weight_corners():
     case = _case([Node("conv1", "conv2d", ["x"], CONV, "module")])
-    regimes, evidence = classify(case, Facts(weight_scales={"conv1": [0.01, 2.0**-16, 0.012, 0.009]}))
+    regimes, evidence, _ = classify(case, Facts(weight_scales={"conv1": [0.01, 2.0**-16, 0.012, 0.009]}))
     assert "weight-zero-channel" in regimes and any("[1]" in e for e in evidence)
-    regimes, _ = classify(case, Facts(weight_scales={"conv1": [1e-4, 0.05, 0.1, 0.02]}))
+    regimes, _, _ = classify(case, Facts(weight_scales={"conv1": [1e-4, 0.05, 0.1, 0.02]}))
     assert "weight-channel-spread" in regimes
-    regimes, _ = classify(case, Facts(weight_scales={"conv1": [0.01, 0.02, 0.015, 0.01]}))
+    regimes, _, _ = classify(case, Facts(weight_scales={"conv1": [0.01, 0.02, 0.015, 0.01]}))
     assert not {"weight-zero-channel", "weight-channel-spread"} & set(regimes)
 
 
 def test_int16_bias_and_config_regimes():
     case = _case([Node("conv1", "conv2d", ["x"], CONV, "module")], quant=QuantConfig(activations="int16", per_channel=False),
                  target="tosa-int16")
-    regimes, _ = classify(case, Facts())
+    regimes, _, _ = classify(case, Facts())
     assert {"int16-int48-bias", "config-a16w8", "config-per-tensor-weights"} <= set(regimes)
     a8w4 = _case([Node("conv1", "conv2d", ["x"], CONV, "module")], quant=QuantConfig(weight_qmin=-7, weight_qmax=7))
     assert "config-a8w4" in classify(a8w4, Facts())[0]
@@ -111,5 +111,5 @@ def test_extract_facts_from_a_hand_built_quantized_graph():
     assert facts.weight_scales["conv1"] == pytest.approx([0.01, 2.0**-16, 0.02, 0.01])
     case = _case([Node("conv1", "conv2d", ["x"], CONV, "module"), Node("relu", "relu", ["conv1"], {}, "functional")],
                  quant=QuantConfig(act_qmin=-127))
-    regimes, _ = classify(case, facts)
+    regimes, _, _ = classify(case, facts)
     assert {"act-nonfuseable", "weight-zero-channel"} <= set(regimes)

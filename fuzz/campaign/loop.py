@@ -147,6 +147,7 @@ def _record(
         "target": target,
         "focus": focus,
         "regimes": o.get("regimes", []),
+        "cells": o.get("cells", []),
         "case_id": o.get("case_id"),
         "status": o["status"],
         "signature": o.get("signature", ""),

@@ -33,6 +33,7 @@ from typing import Any
 from fuzz.core.fsutil import atomic_write
 from fuzz.core.target_options import Domains
 from fuzz.generate.case import Case
+from fuzz.generate.cells import core_cells, reachable_cells
 from fuzz.generate.generator import GENERATOR_VERSION, generate
 from fuzz.judge.outcome import FAILURES
 from fuzz.triage import known
@@ -89,6 +90,11 @@ class CampaignState:
     buckets: dict[str, Bucket] = field(default_factory=dict)
     #: target -> regime -> number of results that reached it
     coverage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    #: target -> cell ("regime@family", fuzz.generate.cells) -> results that reached it; a log
+    #: written before cells has none, and steering starts counting from the first that does
+    cells: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    #: target -> focus -> results aimed at it that did not reach it (fuzz.campaign.engines.seeded)
+    misses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     #: case index -> its failures (target, status, signature): one case, several symptoms
     case_failures: dict[int, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
     #: what this session's workers reported: their interpreter and package versions
@@ -114,6 +120,14 @@ class CampaignState:
             self._bugs = (self.revision, found)
         return self._bugs[1]
 
+    def cell_coverage(self, target: str) -> dict[str, Any]:
+        """Cells ``target`` has reached of those in its reach (fuzz.generate.cells), and the
+        results that reached each core cell: the summary's and the dashboard's figures."""
+        reached = self.cells[target]
+        reach = reachable_cells(target)
+        return {"reached": sum(1 for c in reach if reached.get(c)), "reachable": len(reach),
+                "core": {c: reached.get(c, 0) for c in core_cells(target)}}
+
     def case_for(self, seed: int, index: int, target: str, focus: str | None) -> Case:
         """Regenerate a logged case: from its input's bytes in a guided campaign, else from
         the seed (generation is deterministic either way)."""
@@ -136,6 +150,9 @@ class CampaignState:
         if ev.get("delegated_fraction") is not None:
             self.delegated[ev["target"]].append(ev["delegated_fraction"])
         self.coverage[ev["target"]].update(ev.get("regimes", []))
+        self.cells[ev["target"]].update(ev.get("cells", []))
+        if ev.get("focus") and ev["focus"] not in ev.get("cells", []) and ev["focus"] not in ev.get("regimes", []):
+            self.misses[ev["target"]][ev["focus"]] += 1
         if ev["status"] not in FAILURES and ev["status"] != "harness-error":
             return None, False, False
         self.revision += 1

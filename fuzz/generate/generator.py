@@ -2,8 +2,10 @@
 
 Deterministic: ``generate(seed, index, target, focus)`` is the same case on every machine,
 so a campaign is reproducible from its seed and the focus it logged for each case. ``focus``
-names a regime (fuzz.generate.focus.REGIMES) to aim at; the campaign picks it from coverage
-feedback. Without a focus, each adversarial recipe family still appears at random.
+names a regime (fuzz.generate.focus.REGIMES) or a cell, a regime at an op family
+(fuzz.generate.cells), to aim at; the campaign picks it from coverage feedback. A cell focus
+draws its own cases: a plain regime's are what they were before cells. Without a focus, each
+adversarial recipe family still appears at random.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any
 from fuzz.core import config_rules, target_options
 from fuzz.core.errors import CaseError
 from fuzz.core.targets import TARGETS
-from fuzz.generate import recipes
+from fuzz.generate import cells, recipes
 from fuzz.generate.case import MODULE_DTYPES, Case, Node, QuantConfig, TensorSpec
 from fuzz.generate.ops import all_ops, get_op
-from fuzz.generate.patterns import MOTIFS, GraphBuilder
+from fuzz.generate.patterns import MOTIFS, SEED_ACTIVATIONS, GraphBuilder, operand_of
 
 #: Bumped whenever ``generate(seed, index, ...)`` starts making other cases for the same
 #: arguments (new ops, new draws). A campaign records it and only resumes under the same one:
@@ -71,21 +73,48 @@ def generate_with(rng: random.Random, target: str, focus: str | None = None, ops
 def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[str] | None = None,
              domains: target_options.Domains | None = None) -> Case | None:
     b = GraphBuilder(rng)
+    regime, family = cells.split(focus)
     if ops is not None:
         for _ in range(rng.choice([1, 1, 2, 2, 3])):
             _input_for(b, ops)
         _grow(b, rng.randint(1, MAX_NODES), ops)
-        return _finish(b, rng, target, focus, domains)
-    motif = _FOCUS_MOTIF.get(focus or "") or (rng.choice(list(MOTIFS)) if rng.random() < 0.5 else None)
-    if motif:
-        MOTIFS[motif](b)
-        if rng.random() < 0.2:  # compose a second motif beside the first
-            MOTIFS[rng.choice(list(MOTIFS))](b)
+        return _finish(b, rng, target, regime, domains)
+    if family is not None:
+        _start_cell(b, regime, family)
+        started = True
     else:
-        for _ in range(rng.choice([1, 1, 2, 2, 3])):
-            _random_input(b)
-    _grow(b, rng.randint(0 if motif else 1, 3 if motif else MAX_NODES))
-    return _finish(b, rng, target, focus, domains)
+        motif = _FOCUS_MOTIF.get(focus or "") or (rng.choice(list(MOTIFS)) if rng.random() < 0.5 else None)
+        started = motif is not None
+        if motif:
+            MOTIFS[motif](b)
+            if rng.random() < 0.2:  # compose a second motif beside the first
+                MOTIFS[rng.choice(list(MOTIFS))](b)
+        else:
+            for _ in range(rng.choice([1, 1, 2, 2, 3])):
+                _random_input(b)
+    _grow(b, rng.randint(0 if started else 1, 3 if started else MAX_NODES), favour=family)
+    return _finish(b, rng, target, regime, domains)
+
+
+#: What a cell's operand meets in the regimes about an activation's or a cat's operand: the
+#: activation kinds (none: no activation) and whether a cat with a sibling follows.
+_OPERAND_SHAPE: dict[str, tuple[tuple[str, ...], bool]] = {
+    "act-nonfuseable": (SEED_ACTIVATIONS, True),  # a shared cat domain moves the zp
+    "clamp-inside-range": (("clamp", "hardtanh", "relu6"), False),
+    "shared-domain-mismatch": ((), True),
+}
+
+
+def _start_cell(b: GraphBuilder, regime: str, family: str) -> None:
+    """Start a case aimed at cell ``regime@family``. The conv family takes the regime's own
+    motif half the time (they are conv motifs: seed 000's shape for the core); otherwise one
+    op of the family (a graph input for ``input``) computes the operand the regime is about,
+    with the activation and cat the regime needs."""
+    if family == cells.CORE_FAMILY and regime in _FOCUS_MOTIF and b.rng.random() < 0.5:
+        MOTIFS[_FOCUS_MOTIF[regime]](b)
+    else:
+        act, cat = _OPERAND_SHAPE.get(regime, ((), False))
+        operand_of(b, cells.family_ops(family), act, cat)
 
 
 def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None,
@@ -167,11 +196,15 @@ def _random_input(b: GraphBuilder) -> None:
     b.new_input([1, r.choice([1, 2, 3, 4, 4, 8]), h, h if r.random() < 0.8 else r.choice([4, 5, 8, 16])])
 
 
-def _grow(b: GraphBuilder, steps: int, only: frozenset[str] | None = None) -> None:
+def _grow(b: GraphBuilder, steps: int, only: frozenset[str] | None = None, favour: str | None = None) -> None:
     """Add random ops (of ``only``, if given), preferring recent tensors so graphs get deep,
-    not only wide."""
+    not only wide. The ``favour`` family's ops draw as often as all the others together."""
     names = [n for n in OP_WEIGHTS if only is None or n in only]
-    weights = [OP_WEIGHTS[n] for n in names]
+    weights: list[float] = [OP_WEIGHTS[n] for n in names]
+    mine = set(cells.family_ops(favour)) if favour else set()
+    if mine & set(names):
+        scale = sum(w for n, w in zip(names, weights) if n not in mine) / sum(w for n, w in zip(names, weights) if n in mine)
+        weights = [w * scale if n in mine else w for n, w in zip(names, weights)]
     ops = all_ops()
     for _ in range(steps * 3):
         if steps <= 0 or len(b.nodes) >= MAX_NODES:

@@ -13,9 +13,11 @@ from typing import Any, Callable
 
 from fuzz.core.errors import CaseError
 from fuzz.generate.case import Node, TensorSpec
+from fuzz.generate.ops import FUSEABLE as ACTIVATIONS
 from fuzz.generate.ops import Shape, all_ops
 
-ACTIVATIONS = ("relu", "relu6", "hardtanh", "clamp")
+#: The activations of seed 000's shape, relu twice as often as each other kind.
+SEED_ACTIVATIONS = ("relu", "relu", "relu6", "hardtanh", "clamp")
 
 
 class GraphBuilder:
@@ -71,7 +73,7 @@ def conv_act_cat_sibling(b: GraphBuilder) -> None:
     """Seed 000's shape: conv -> activation -> cat with a sibling input -> conv."""
     x = b.image_input()
     c = b.conv(x, b.rng.choice([2, 4, 8]))
-    a = b.activation(c, b.rng.choice(["relu", "relu", "relu6", "hardtanh", "clamp"])) if c else None
+    a = b.activation(c, b.rng.choice(SEED_ACTIVATIONS)) if c else None
     if not a:
         return
     _, _, h, w = b.shapes[a]
@@ -124,6 +126,26 @@ def cat_of_cat(b: GraphBuilder) -> None:
     inner = b.add("cat", ins[:2], {"dim": 1})
     if inner:
         b.add("cat", [inner, ins[2]], {"dim": 1})
+
+
+def operand_of(b: GraphBuilder, ops: list[str], act: tuple[str, ...] = (), cat: bool = False) -> None:
+    """conv_act_cat_sibling for any producer: one of ``ops`` (the graph input itself when
+    none) on inputs of a shape it takes, then an activation of kind ``act`` if given, then a
+    cat with a sibling input if ``cat``. The generator aims a cell's family with it."""
+    p = None
+    for name in b.rng.sample(ops, min(len(ops), 4)):  # a few ops: not every one samples on its probe shapes
+        op = all_ops()[name]
+        sampled = op.sample(b.rng, {b.new_input(list(s)): tuple(s) for s in op.probe_shapes})
+        p = b.add(name, sampled.inputs, sampled.params, sampled.spelling) if sampled else None
+        if p:
+            break
+    if not ops:
+        p = b.image_input()
+    if p and act:
+        p = b.activation(p, b.rng.choice(act))
+    if p and cat and len(b.shapes[p]) >= 2:
+        y = b.new_input([*b.shapes[p][:1], b.rng.choice([1, 2, 4]), *b.shapes[p][2:]])
+        b.add("cat", [p, y] if b.rng.random() < 0.7 else [y, p], {"dim": 1})
 
 
 MOTIFS: dict[str, Callable[[GraphBuilder], None]] = {

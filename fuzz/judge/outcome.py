@@ -56,6 +56,8 @@ class Outcome:
     #: Quantization regimes the case reached (fuzz.generate.focus.REGIMES) and why.
     regimes: list[str] = field(default_factory=list)
     regime_evidence: list[str] = field(default_factory=list)
+    #: The regimes per op family: "regime@family" (fuzz.generate.cells).
+    cells: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     #: For a numerics verdict: per-node local / propagated errors and the culprit (fuzz.judge.localize).
     localization: dict[str, Any] = field(default_factory=dict)

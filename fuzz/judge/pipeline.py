@@ -219,7 +219,7 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     facts.float_ranges = ranges
     outcome.qparams = facts.tensors
     outcome.evidence = qparams.activation_evidence(case.nodes, outcome.qparams)
-    outcome.regimes, outcome.regime_evidence = regimes.classify(case, facts)
+    outcome.regimes, outcome.regime_evidence, outcome.cells = regimes.classify(case, facts)
     out_qparams = qparams.graph_output_qparams(converted)
     with stage("export-quantized"):
         exported_q = torch.export.export(converted, example)

@@ -14,9 +14,7 @@ from typing import Any
 import torch
 
 from fuzz.generate.codegen import MODEL_FILENAME
-
-#: Activations that fuse into their producer only when their output zp == qmin (seed 000).
-FUSEABLE_ACTIVATIONS = ("relu", "relu6", "hardtanh", "clamp")
+from fuzz.generate.ops import FUSEABLE as FUSEABLE_ACTIVATIONS
 _LINE = re.compile(r'File "' + re.escape(MODEL_FILENAME) + r'", line (\d+)')
 
 

@@ -5,17 +5,20 @@ Bugs live in specific qparams regimes (seed 000 needed a relu whose output zero-
 the generator steers toward the ones not yet covered. The observer reads *facts* from the
 converted PT2E graph (qparams of every quantized tensor, per-channel weight scales) and the
 float model's natural ranges, then classifies them. Classification is a pure function of
-the facts, so it can be tested on hand-built graphs.
+the facts, so it can be tested on hand-built graphs. It also names the op family each
+regime was reached at (cells, fuzz.generate.cells), which the campaign steers by.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
+from fuzz.generate import cells
 from fuzz.generate.focus import REGIMES
+from fuzz.generate.ops import MOVEMENT_OPS, get_op
 from fuzz.judge.qparams import FUSEABLE_ACTIVATIONS, is_quantize, node_qparams, origin
 
 #: The int8 configs' observer eps (get_symmetric_quantization_config); a scale at it means
@@ -99,21 +102,39 @@ def float_ranges(exported: torch.fx.GraphModule, samples: list[tuple], line_to_n
     return ranges
 
 
-def classify(case: Any, facts: Facts) -> tuple[list[str], list[str]]:
-    """(regimes reached, one evidence line per regime instance)."""
-    found: dict[str, None] = {}
-    evidence: list[str] = []
+class Reached(NamedTuple):
+    """What one case reached: regimes in report order, one evidence line per regime
+    instance, and the cells (fuzz.generate.cells) in first-hit order."""
 
-    def hit(regime: str, line: str) -> None:
+    regimes: list[str]
+    evidence: list[str]
+    cells: list[str]
+
+
+def classify(case: Any, facts: Facts) -> Reached:
+    """The regimes and cells the case's quantized graph is in.
+
+    Each hit names the tensors the regime is about; the cell's family is the family that
+    computed each one (cells.family_at). A configuration regime is case-wide, so its cells
+    are the families it governs: the weighted nodes' for a weight configuration, every
+    computing node's for an activation one (a fuseable activation is its producer's), except nodes a module override gives another
+    precision (they are not in the case-wide config)."""
+    found: dict[str, None] = {}
+    reached: dict[str, None] = {}
+    evidence: list[str] = []
+    nodes = {n.id: n for n in case.nodes}
+
+    def hit(regime: str, line: str, at: list[str]) -> None:
         found.setdefault(regime, None)
         evidence.append(f"[{regime}] {line}")
+        for key in at:
+            reached.setdefault(cells.cell(regime, cells.family_at(nodes, key)), None)
 
     q = case.quant
-    nodes = {n.id: n for n in case.nodes}
     for n in case.nodes:
         qp = facts.tensors.get(n.id)
         if n.op in FUSEABLE_ACTIVATIONS and qp and qp["zp"] != qp["qmin"]:
-            hit("act-nonfuseable", f"{n.id} ({n.op}) output zp={qp['zp']}, qmin={qp['qmin']}, scale={qp['scale']:.6g}")
+            hit("act-nonfuseable", f"{n.id} ({n.op}) output zp={qp['zp']}, qmin={qp['qmin']}, scale={qp['scale']:.6g}", [n.id])
         if n.op in ("clamp", "hardtanh", "relu6"):
             src = facts.tensors.get(n.inputs[0])
             lo, hi = _bounds(n)
@@ -121,47 +142,49 @@ def classify(case: Any, facts: Facts) -> tuple[list[str], list[str]]:
                 dom_lo = (src["qmin"] - src["zp"]) * src["scale"]
                 dom_hi = (src["qmax"] - src["zp"]) * src["scale"]
                 if (lo is not None and lo > dom_lo + src["scale"]) or (hi is not None and hi < dom_hi - src["scale"]):
-                    hit("clamp-inside-range", f"{n.id} bounds [{lo}, {hi}] inside input domain [{dom_lo:.4g}, {dom_hi:.4g}]")
+                    hit("clamp-inside-range", f"{n.id} bounds [{lo}, {hi}] inside input domain [{dom_lo:.4g}, {dom_hi:.4g}]", [n.id])
         if n.op == "cat":
             rs = [facts.float_ranges.get(i) for i in n.inputs]
             if all(rs) and len(rs) > 1:
                 widths = [max(hi - lo, 1e-12) for lo, hi in rs]
                 signs = {lo < 0 for lo, _ in rs}
                 if max(widths) / min(widths) >= MISMATCH_RATIO or len(signs) > 1:
-                    hit("shared-domain-mismatch", f"{n.id} inputs {list(n.inputs)} have ranges {[(round(a, 4), round(b, 4)) for a, b in rs]}")
+                    hit("shared-domain-mismatch", f"{n.id} inputs {list(n.inputs)} have ranges {[(round(a, 4), round(b, 4)) for a, b in rs]}", list(n.inputs))
         if q.activations == "int16" and n.op in ("conv2d", "linear") and n.params.get("bias"):
-            hit("int16-int48-bias", f"{n.id} ({n.op}) has a bias and int16 activations")
+            hit("int16-int48-bias", f"{n.id} ({n.op}) has a bias and int16 activations", [n.id])
     for key, qp in facts.tensors.items():
         width = (qp["qmax"] - qp["qmin"]) * qp["scale"]
         if qp["scale"] <= MIN_SCALE * 1.01:
-            hit("scale-at-min", f"{key} scale={qp['scale']:.3g} (range {width:.3g})")
+            hit("scale-at-min", f"{key} scale={qp['scale']:.3g} (range {width:.3g})", [key])
         if width >= HUGE_RANGE:
-            hit("scale-huge", f"{key} scale={qp['scale']:.4g} covers a range of {width:.4g}")
+            hit("scale-huge", f"{key} scale={qp['scale']:.4g} covers a range of {width:.4g}", [key])
         if qp["zp"] == qp["qmax"]:
-            hit("zp-at-qmax", f"{key} zp={qp['zp']} == qmax")
+            hit("zp-at-qmax", f"{key} zp={qp['zp']} == qmax", [key])
         is_act = key in nodes and nodes[key].op in FUSEABLE_ACTIVATIONS
         if qp["zp"] == qp["qmin"] and not is_act and qp["dtype"] == "int8":
-            hit("zp-at-qmin-nonact", f"{key} zp={qp['zp']} == qmin")
+            hit("zp-at-qmin-nonact", f"{key} zp={qp['zp']} == qmin", [key])
     for key, scales in facts.weight_scales.items():
         if len(scales) < 2:
             continue
         top = max(scales)
         tiny = [i for i, s in enumerate(scales) if s <= MIN_SCALE * 1.01 or s < TINY_CHANNEL * top]
         if tiny:
-            hit("weight-zero-channel", f"{key} output channel(s) {tiny} have scale(s) {[f'{scales[i]:.3g}' for i in tiny]} vs max {top:.3g}")
+            hit("weight-zero-channel", f"{key} output channel(s) {tiny} have scale(s) {[f'{scales[i]:.3g}' for i in tiny]} vs max {top:.3g}", [key])
         positive = [s for s in scales if s > MIN_SCALE * 1.01]
         if positive and max(positive) / min(positive) >= 100:
-            hit("weight-channel-spread", f"{key} channel scales span {min(positive):.3g}..{max(positive):.3g}")
+            hit("weight-channel-spread", f"{key} channel scales span {min(positive):.3g}..{max(positive):.3g}", [key])
+    governed = [n.id for n in case.nodes if n.id not in q.module_activations]
+    computing = [i for i in governed if nodes[i].op not in MOVEMENT_OPS and nodes[i].op not in FUSEABLE_ACTIVATIONS]
+    weighted = [i for i in governed if get_op(nodes[i].op).has_weights]
     if q.activations == "int16":
-        hit("config-a16w8", "16-bit activations")
+        hit("config-a16w8", "16-bit activations", computing)
     else:
-        hit("config-act-qmin-127" if q.act_qmin == -127 else "config-act-qmin-128", f"act range [{q.act_qmin}, {q.act_qmax}]")
+        hit("config-act-qmin-127" if q.act_qmin == -127 else "config-act-qmin-128", f"act range [{q.act_qmin}, {q.act_qmax}]", computing)
     if not q.per_channel:
-        hit("config-per-tensor-weights", "per-tensor weights")
+        hit("config-per-tensor-weights", "per-tensor weights", weighted)
     if q.four_bit_weights:
-        hit("config-a8w4", f"weight range [{q.weight_qmin}, {q.weight_qmax}]")
-    ordered = [r for r in REGIMES if r in found]
-    return ordered, evidence
+        hit("config-a8w4", f"weight range [{q.weight_qmin}, {q.weight_qmax}]", weighted)
+    return Reached([r for r in REGIMES if r in found], evidence, list(reached))
 
 
 def _bounds(n: Any) -> tuple[float | None, float | None]:

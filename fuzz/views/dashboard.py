@@ -6,7 +6,8 @@ with matplotlib as inline SVG (no JavaScript, no network, opens anywhere):
 
 * results per second over time (a moving window) and cumulative results;
 * bugs and buckets found over time;
-* regime coverage over time: distinct (target, regime) pairs reached;
+* regime coverage over time: distinct (target, regime) and (target, cell) pairs reached, and
+  per target the cells reached of those in reach and the core cells' results (a table);
 * statement coverage of executorch/backends/arm against results, for a campaign run with
   ``--coverage`` (fuzz.execution.backend_coverage's growth record);
 * the per-target verdict table and the bug list, each bug linked to its report: regressions
@@ -34,23 +35,22 @@ from fuzz.triage.tiers import by_tier, tier_counts, tier_of
 SAMPLES = 60
 #: Width of the moving window for results per second, in results.
 RATE_WINDOW = 20
+_SERIES = ("t", "results", "rate", "buckets", "bugs", "regimes", "cells")
 
 
 def series(events: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """Time series over the log: elapsed seconds, results, results/s, buckets, bugs, regimes."""
+    """Time series over the log: elapsed seconds, results, results/s, buckets, bugs, regimes, cells."""
     results = [e for e in events if e.get("type") == "result"]
     if not results:
-        return {k: [] for k in ("t", "results", "rate", "buckets", "bugs", "regimes")}
+        return {k: [] for k in _SERIES}
     t0 = results[0]["t"] - (results[0].get("wall") or 0.0)
     state = CampaignState()
-    out: dict[str, list[float]] = {k: [] for k in ("t", "results", "rate", "buckets", "bugs", "regimes")}
+    out: dict[str, list[float]] = {k: [] for k in _SERIES}
     every = max(1, len(results) // SAMPLES)
-    reached: set[tuple[str, str]] = set()
     for i, ev in enumerate(results, start=1):
         if (ev["index"], ev["target"]) in state.done:
             continue
         state.add(ev)
-        reached.update((ev["target"], r) for r in ev.get("regimes", []))
         if i % every and i != len(results):
             continue
         back = results[max(0, i - 1 - RATE_WINDOW)]
@@ -60,7 +60,8 @@ def series(events: list[dict[str, Any]]) -> dict[str, list[float]]:
         out["rate"].append(round(min(RATE_WINDOW, i - 1) / span, 3) if span > 0 else 0.0)
         out["buckets"].append(len(state.buckets))
         out["bugs"].append(len(state.bugs()))
-        out["regimes"].append(len(reached))
+        out["regimes"].append(sum(len(c) for c in state.coverage.values()))
+        out["cells"].append(sum(len(c) for c in state.cells.values()))
     return out
 
 
@@ -103,9 +104,11 @@ def plots(s: dict[str, list[float]], growth: list[dict[str, Any]] | None = None)
         ax.legend(loc="upper left")
 
     def regimes(ax):
-        ax.step(minutes, s["regimes"], where="post", color="tab:green")
+        ax.step(minutes, s["regimes"], where="post", color="tab:green", label="(target, regime)")
+        ax.step(minutes, s["cells"], where="post", color="tab:olive", label="(target, cell)")
         ax.set_xlabel("minutes")
-        ax.set_ylabel("(target, regime) pairs")
+        ax.set_ylabel("pairs reached")
+        ax.legend(loc="upper left")
 
     def statements(ax):
         # Against results, not time: a resumed campaign's sessions each restart the clock.
@@ -139,7 +142,7 @@ def write_dashboard(root: Path, out: Path | None = None) -> Path:
     html = env.get_template("dashboard.html.j2").render(
         campaign=str(root), config=config, generated=time.strftime("%Y-%m-%d %H:%M:%S"), results=len(state.done),
         plots={k: jinja2.utils.markupsafe.Markup(v) for k, v in plots(series(events), CampaignCoverage(root).growth()).items()},
-        statuses=shown, rows=rows, bugs=bugs, tiers=tier_counts(bugs), stack=state.stack, standing=known.describe,
+        statuses=shown, rows=rows, cells={t: state.cell_coverage(t) for t in sorted(state.coverage)}, bugs=bugs, tiers=tier_counts(bugs), stack=state.stack, standing=known.describe,
         new=sum(1 for b in bugs if b.get("known") is None), regressions=sum(1 for b in bugs if b.get("regression")),
         report_prefix=_relative(root, out.parent),
     )

@@ -54,6 +54,22 @@ def coverage_table(state: CampaignState) -> Table:
     return table
 
 
+def cell_table(state: CampaignState) -> Table:
+    """Per target: cells (regime@family, fuzz.generate.cells) reached of those in reach, and
+    the results that reached each core cell, the cells the campaign keeps a floor of cases on."""
+    targets = sorted(state.coverage)
+    cov = {t: state.cell_coverage(t) for t in targets}
+    core = list(dict.fromkeys(c for t in targets for c in cov[t]["core"]))
+    table = Table(title="cell coverage (regime@family) and the core's cells (results that reached each)")
+    table.add_column("target")
+    table.add_column("cells reached", justify="right")
+    for c in core:
+        table.add_column(c, justify="right")
+    for t in targets:
+        table.add_row(t, f"{cov[t]['reached']}/{cov[t]['reachable']}", *[str(cov[t]["core"].get(c, "")) for c in core])
+    return table
+
+
 def growth_line(campaign: Any) -> str:
     """One line of backend statement coverage over the campaign (fuzz.execution.backend_coverage)."""
     from fuzz.execution.backend_coverage import CampaignCoverage
@@ -168,4 +184,5 @@ def summary_dict(state: CampaignState) -> dict[str, Any]:
         "per_target": {t: {s: c.get(s, 0) for s in STATUSES} for t, c in state.tally.items()},
         "buckets": [{"signature": b.signature, "count": b.count, "new": b.new} for b in state.buckets.values()],
         "regime_coverage": {t: dict(c) for t, c in state.coverage.items()},
+        "cell_coverage": {t: state.cell_coverage(t) for t in sorted(state.coverage)},
     }

@@ -12,6 +12,8 @@ from typing import Any
 from fuzz.core.errors import CaseError
 from fuzz.generate.ops.base import Shape, UnaryElementwise, register, want_float
 
+#: Activations that fuse into their producer only when their output zp == qmin (seed 000).
+FUSEABLE = ("relu", "relu6", "hardtanh", "clamp")
 _M = "self.{attr}({x})"
 
 

@@ -79,6 +79,13 @@ class OpSpec:
     #: ops that need another rank (linear, conv1d, bmm) declare theirs.
     probe_shapes: ClassVar[tuple[Shape, ...]] = ((1, 4, 8, 8), (1, 4, 8, 8))
 
+    @property
+    def family(self) -> str:
+        """The op's family: the registry module that defines it (conv, activation, pointwise,
+        ...). Ops of one module share their lowering's shape (weights, tables, rescales), so a
+        campaign counts regimes per family (fuzz.generate.cells)."""
+        return type(self).__module__.rsplit(".", 1)[-1]
+
     def spelling_ok(self, spelling: str, params: dict[str, Any]) -> bool:
         need = self.spelling_requires.get(spelling, {})
         return all(params.get(k) == v for k, v in need.items())

@@ -58,6 +58,7 @@ def fuzz(
     from fuzz.views.summary import (
         bucket_table,
         bug_table,
+        cell_table,
         coverage_table,
         growth_line,
         guided_line,
@@ -118,6 +119,7 @@ def fuzz(
                 console.print(line)
         console.print(target_table(state, f"campaign {root} ({time.monotonic() - started:.0f}s this session)"))
         console.print(coverage_table(state))
+        console.print(cell_table(state))
         if measure_coverage:
             console.print(growth_line(root), highlight=False)
         if engine == "guided":
