@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fuzz.judge.signature import condense_pass_lists
+
 _CHAIN = re.compile(r"\n\s*\n(?:The above exception was the direct cause of the following exception:"
                     r"|During handling of the above exception, another exception occurred:)\s*\n\s*\n")
 _FRAME = re.compile(r'^  File "(?P<file>[^"]*)", line \d+, in (?P<func>.*)$')
@@ -47,8 +49,6 @@ MAX_EXCEPTION = 2500
 #: machine-specific path prefixes: site-packages, the standard library, the repro's scratch directory
 _PATHS = ((re.compile(r'(File ")[^"]*/site-packages/'), r"\1"), (re.compile(r'(File ")[^"]*/lib/python3\.\d+/'), r"\1"),
           (re.compile(r'(File ")[^"]*/(repro\.py")'), r"\1\2"))
-#: a Python list of many quoted names (the pass manager's list of passes run before)
-_NAME_LIST = re.compile(r"\[(?:'[\w.]+', ){9,}'[\w.]+'\]")
 
 
 @dataclass
@@ -127,7 +127,7 @@ def condensed(text: str) -> str:
     if lines and not lines[0].startswith("Traceback ("):
         lines = lines[1:]
     text = "\n".join(ln for ln in lines if not _CARETS.match(ln))
-    return _tidy(_NAME_LIST.sub(lambda m: f"[... {m.group(0).count(',') + 1} pass names ...]", text)).strip()
+    return _tidy(condense_pass_lists(text)).strip()
 
 
 def exception_type(signature: str) -> str:

@@ -30,6 +30,7 @@ from fuzz.generate.codegen import build_model, calibration_data
 from fuzz.judge import compat, delegation, localize, oracle, qparams, regimes
 from fuzz.judge.outcome import Outcome
 from fuzz.judge.signature import (
+    PASS_NAME_LIST,
     crash_signature,
     invalid_tosa_signature,
     locate,
@@ -349,8 +350,9 @@ def failing_frames(e: BaseException) -> str:
     text = "".join(traceback.format_exception(cause, chain=False))
     if cause is not e:
         said = (str(e).splitlines() or [""])[0]
-        if "[" in said:  # the pass manager's: an adapter name per pass run before, none of them the failing one
-            said = f"a list of the {said[said.index('['):].count(',') + 1} passes run before"
+        names = PASS_NAME_LIST.search(said)
+        if names:  # the pass manager's wrapper: only the list of passes run before, none the failing one
+            said = f"a list of the {names.group(0).count(',') + 1} passes run before"
         text += f"(re-raised as {type(e).__name__}: {said[:200]})\n"
     return text[-MAX_TRACEBACK:]
 

@@ -167,6 +167,16 @@ def culprit_label(op: str, q: dict | None, fused_ops: list[str]) -> str:
     return f"{op}({','.join(context) or 'alone'})"
 
 
+#: A Python list of many quoted names: from 1.4 on, executorch's pass manager re-raises a pass
+#: failure with the adapter name of every pass run before it, none of them the failing one.
+PASS_NAME_LIST = re.compile(r"\[(?:'[\w.]+', ){9,}'[\w.]+'\]")
+
+
+def condense_pass_lists(text: str) -> str:
+    """``text`` with each pass-name list replaced by its length."""
+    return PASS_NAME_LIST.sub(lambda m: f"[... {m.group(0).count(',') + 1} pass names ...]", text)
+
+
 def root_cause(exc: BaseException) -> BaseException:
     """Unwrap ``raise Wrapper(...) from e`` chains.
 
