@@ -189,7 +189,7 @@ def bug_meta(out: Path) -> dict[str, Any] | None:
         meta.setdefault(key, empty)  # bug files written by older armfuzz lack them
     if meta.get("key"):  # the known-bugs file as it is now, not as it was when meta.json was written
         try:
-            meta.update(known.mark(meta["key"], meta["releases"], known.load()))
+            meta.update(known.mark(meta["key"], meta["releases"], known.load(), meta["targets"]))
         except known.KnownBugsError as e:
             raise CaseError(str(e)) from None
     try:

@@ -12,7 +12,7 @@ from fuzz.campaign import list_bugs
 from fuzz.core.paths import KNOWN_BUGS
 from fuzz.replay.corpus import load_corpus
 from fuzz.triage.bugs import bug_id, bug_key
-from fuzz.triage.known import KnownBugsError, load, release_order
+from fuzz.triage.known import KnownBugsError, describe, load, release_order
 from fuzz.views.cli import app
 from reducer.workflow import pending_bugs
 from tests.conftest import ROOT
@@ -32,11 +32,14 @@ def test_the_shipped_file_covers_every_corpus_bug_and_agrees_with_the_replay():
     fixed entry shows before its fix release and never on or after it (the replay table)."""
     table = load(KNOWN_BUGS)
     corpus = _corpus_keys()
+    corpus_targets = {e.id: {r: s.split("/")[0] for r, s in e.expected.items()} for e in load_corpus(ROOT / "corpus")}
     assert {k for by_release in corpus.values() for k in by_release.values()} <= set(table)
     for key, entry in table.items():
         assert entry.corpus, f"{key}: say which corpus entry shows it"
         seen = {r for name in entry.corpus for r, k in corpus[name].items() if k == key}
         assert seen, f"{key}: none of {entry.corpus} shows it"
+        shown_on = {corpus_targets[name][r] for name in entry.corpus for r, k in corpus[name].items() if k == key}
+        assert set(entry.targets) <= shown_on, f"{key}: bounded to {entry.targets}, the corpus shows it on {sorted(shown_on)}"
         if entry.status == "fixed":
             fix = release_order(entry.fixed_in)
             assert all(release_order(r) < fix for r in seen), f"{key}: seen at or after its fix {entry.fixed_in}: {sorted(seen)}"
@@ -112,6 +115,35 @@ def test_a_known_bug_is_not_new_and_a_fixed_bug_back_on_its_fix_release_or_later
     _events(old, rows, release="1.2.0")
     rewrite = {r["id"]: r for r in list_bugs(old)}[ids["rewrite"]]
     assert rewrite["known"]["status"] == "fixed" and rewrite["regression"] is False and "regressed_on" not in rewrite
+
+
+PARTIAL = "{t}/lower/partially-delegated@conv2d(convolution)"
+
+
+def test_an_entry_bounded_to_targets_leaves_the_same_key_on_other_targets_new(tmp_path):
+    """The checked-in entry for the conv left on the CPU is fixed in 1.4.1 on tosa-int only.
+    On 1.5.1 the same key on ethos-u55-128 (the U55 partitioner's own rejection) is new, with
+    the entry as ``related``, not a regression; on tosa-int it is a regression."""
+    key = bug_key(PARTIAL.format(t="tosa-int"))
+    assert load(KNOWN_BUGS)[key].targets == ("tosa-int",)
+    u55 = tmp_path / "u55"
+    _events(u55, [(0, "ethos-u55-128", "partially-delegated", PARTIAL.format(t="ethos-u55-128"), 6)])
+    row = {r["id"]: r for r in list_bugs(u55)}[bug_id(key)]
+    assert row["known"] is None and row["regression"] is False and row["related"]["targets"] == ["tosa-int"]
+    assert bug_id(key) in {p.name for p in pending_bugs(u55)}
+    assert describe(row) == "new here (same key fixed in 1.4.1 on tosa-int)"
+    assert "new here" in CliRunner().invoke(app, ["bugs", str(u55)]).output
+    tosa = tmp_path / "tosa"
+    _events(tosa, [(0, "tosa-int", "partially-delegated", PARTIAL.format(t="tosa-int"), 6)])
+    row = {r["id"]: r for r in list_bugs(tosa)}[bug_id(key)]
+    assert row["regression"] is True and row["regressed_on"] == ["1.5.1"]
+
+
+def test_an_unknown_target_in_an_entry_is_one_line(tmp_path):
+    path = tmp_path / "known-bugs.json"
+    path.write_text('{"schema": 1, "bugs": {"k": {"status": "open", "targets": ["tosa-int", "u55"]}}}')
+    with pytest.raises(KnownBugsError, match=r"targets must be a list of target names .* got u55$"):
+        load(path)
 
 
 @pytest.mark.pipeline

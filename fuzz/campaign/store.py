@@ -323,7 +323,7 @@ class CampaignDir:
         ``smallest.outcome.json``) that `armfuzz reduce` takes. A reduced bug keeps the case
         its report was made from. Only what changed is written. Each bug is marked new, known
         or a regression against the known-bugs file (fuzz.triage.known)."""
-        metas = {bug.id: {**bug.meta(), **known.mark(bug.key, bug.releases, self.known_bugs())} for bug in bugs}
+        metas = {bug.id: {**bug.meta(), **known.mark(bug.key, bug.releases, self.known_bugs(), bug.targets)} for bug in bugs}
         for bug in bugs:
             d = self.bug_dir(bug)
             index, target, focus, _, signature = bug.representative
@@ -399,7 +399,7 @@ def list_bugs(root: Path) -> list[dict[str, Any]]:
     for row in rows:  # reports appear after the index was written, and the known-bugs file changes
         report = root / "bugs" / row["id"] / "report.md"
         row["report"] = str(report.relative_to(root)) if report.exists() else None
-        row.update(known.mark(row["key"], row.get("releases", []), table))
+        row.update(known.mark(row["key"], row.get("releases", []), table, row.get("targets", [])))
     return rows
 
 

@@ -9,12 +9,21 @@ another file) is data, never code::
                             "fixed_in": "1.3.1",          # with "fixed" only: the first good release
                             "upstream": "https://github.com/pytorch/executorch/issues/18491" | null,
                             "note": "...",                # optional: provenance, why this status
-                            "corpus": ["seed-000-rewriteconv"]}}}   # optional: entries that show it
+                            "corpus": ["seed-000-rewriteconv"],   # optional: entries that show it
+                            "targets": ["tosa-int"]}}}   # optional: where the status was established
 
 A bug key is fuzz.triage.bugs.bug_key of a signature (``armfuzz bugs CAMPAIGN --json`` prints
 each bug's ``key``). A campaign's bug whose key is listed is *known*, not new. A bug listed
 as fixed in release X that the campaign saw on X or a later release is a *regression*. A
 pre-release of X (``1.3.1.dev20260301``) is before X: the fix may not be in it yet.
+
+``targets`` bounds an entry to the targets its status was established on. A key names the
+symptom and the op, not the target, and one symptom can have a cause per target family: the
+conv left on the CPU beside a non-fuseable activation was fixed for tosa-int in 1.4.1 (the
+corpus replay), while on ethos-u55-128 1.5.1 the U55 partitioner still rejects the same
+pattern. A bug seen only on other targets is therefore new (its row names the related
+entry), not known and not a regression.
+
 """
 
 from __future__ import annotations
@@ -27,10 +36,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from fuzz.core.paths import KNOWN_BUGS
+from fuzz.core.targets import TARGETS
 
 SCHEMA = 1
 STATUSES = ("open", "fixed")
-_FIELDS = {"status", "fixed_in", "upstream", "note", "corpus"}
+_FIELDS = {"status", "fixed_in", "upstream", "note", "corpus", "targets"}
 #: an issue or pull request of a GitHub repository
 _UPSTREAM = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+/(?:issues|pull)/\d+$")
 #: 1.3.1, 1.6.0.dev20260301+cpu, 1.5.0rc2: the release and whether it is a pre-release of it
@@ -55,6 +65,12 @@ class KnownBug:
     upstream: str | None = None
     #: corpus entries that show it (tests hold the file to the corpus replay)
     corpus: tuple[str, ...] = ()
+    #: the targets the status holds for; empty: every target
+    targets: tuple[str, ...] = ()
+
+    def covers(self, targets: Iterable[str]) -> bool:
+        """Whether a bug seen on these targets is this entry's (see the module docstring)."""
+        return not self.targets or bool(set(self.targets) & set(targets))
 
     def regressed_on(self, releases: Iterable[str]) -> list[str]:
         """Of the releases a bug was seen on, those at or after its fix."""
@@ -129,18 +145,24 @@ def _entry(path: Path, key: str, raw: Any, fix: str) -> KnownBug:
         raise KnownBugsError(f"{where}: an open bug has no fixed_in; set status \"fixed\" or drop fixed_in")
     if upstream is not None and not (isinstance(upstream, str) and _UPSTREAM.match(upstream)):
         raise KnownBugsError(f"{where}: upstream {upstream!r}; use null or https://github.com/<owner>/<repo>/issues/<n> (or /pull/<n>)")
-    note, corpus = raw.get("note", ""), raw.get("corpus", [])
+    note, corpus, targets = raw.get("note", ""), raw.get("corpus", []), raw.get("targets", [])
     if not isinstance(note, str) or not (isinstance(corpus, list) and all(isinstance(c, str) for c in corpus)):
         raise KnownBugsError(f"{where}: note must be a string and corpus a list of corpus entry names")
-    return KnownBug(key, status, fixed_in=fixed_in, note=note, upstream=upstream, corpus=tuple(corpus))
+    unknown_targets = sorted(t for t in targets if t not in TARGETS) if isinstance(targets, list) else [repr(targets)]
+    if unknown_targets:
+        raise KnownBugsError(f"{where}: targets must be a list of target names ({', '.join(TARGETS)}), got {', '.join(map(str, unknown_targets))}")
+    return KnownBug(key, status, fixed_in=fixed_in, note=note, upstream=upstream, corpus=tuple(corpus), targets=tuple(targets))
 
 
-def mark(key: str, releases: Iterable[str], known: dict[str, KnownBug]) -> dict[str, Any]:
+def mark(key: str, releases: Iterable[str], known: dict[str, KnownBug], targets: Iterable[str] = ()) -> dict[str, Any]:
     """What a bugs.json row carries: ``known`` (None for a new bug, else the entry's status,
-    fixed_in, upstream and note) and ``regression`` with the releases it came back on."""
+    fixed_in, upstream and note) and ``regression`` with the releases it came back on; a new
+    bug whose key has an entry bounded to other targets also carries it as ``related``."""
     entry = known.get(key)
     if entry is None:
         return {"known": None, "regression": False}
+    if not entry.covers(targets):
+        return {"known": None, "regression": False, "related": {**entry.to_dict(), "targets": list(entry.targets)}}
     back = entry.regressed_on(releases)
     return {"known": entry.to_dict(), "regression": bool(back), **({"regressed_on": back} if back else {})}
 
@@ -154,6 +176,10 @@ def describe(row: dict[str, Any]) -> str:
     """A row's standing in a few words: new, known (open / fixed in X), or REGRESSION."""
     k = row.get("known")
     if k is None:
+        related = row.get("related")
+        if related:
+            status = f"fixed in {related['fixed_in']}" if related["status"] == "fixed" else "open"
+            return f"new here (same key {status} on {', '.join(related['targets'])})"
         return "new"
     link = f", {k['upstream']}" if k.get("upstream") else ""
     if row.get("regression"):

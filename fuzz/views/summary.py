@@ -176,7 +176,7 @@ def bucket_table(buckets: list[dict[str, Any]], title: str = "buckets (newest fi
 
 def summary_dict(state: CampaignState) -> dict[str, Any]:
     table = known.load()
-    bugs = known.new_first(by_tier({**b.meta(), **known.mark(b.key, b.releases, table)} for b in state.bugs()))
+    bugs = known.new_first(by_tier({**b.meta(), **known.mark(b.key, b.releases, table, b.targets)} for b in state.bugs()))
     return {
         "results": len(state.done),
         "bugs": bugs,
