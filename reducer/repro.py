@@ -43,6 +43,7 @@ from fuzz.judge.signature import (
     locate_frames,
     numerics_verdict,
     root_cause,
+    wrong_shape_signature,
 )
 from fuzz.judge.tosa import reader as tosa_reader
 from fuzz.judge.tosa import validator as tosa_validator
@@ -307,6 +308,9 @@ def signature_from_run(case: Case, returncode: int, stderr: str) -> str:
     deleg = _tagged(stderr, "ARMFUZZ-DELEGATION ")
     if deleg is not None:
         return f"{target}/lower/{deleg['verdict']}@{deleg['detail']}"
+    shape = _tagged(stderr, "ARMFUZZ-SHAPE ")
+    if shape is not None:
+        return wrong_shape_signature(target, next((n.op for n in case.nodes if n.id == shape["node"]), None))
     invalid = _tagged(stderr, "ARMFUZZ-INVALID-TOSA ")
     if invalid is not None and invalid.get("violations"):
         return invalid_tosa_signature(target, invalid["violations"])

@@ -230,3 +230,28 @@ def test_a_repro_of_a_failure_while_the_program_runs_executes_the_program():
     lowers = render(case, "tosa-int/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val", "1.5.1")
     assert 'step("execute")' in runs and 'step("execute")' not in lowers
     assert "tosa_violations" not in runs and "tosa_violations" in render(case, "tosa-int/invalid-tosa@CONV2D: weight/input channels", "1.5.1")
+
+
+def _amin_all_dims(target: str) -> Case:
+    """amin(dim=()) reduces over every dim; 1.5.1 lowers it to a graph that returns its input."""
+    return Case.from_dict({
+        "schema": 1, "seed": 1, "target": target, "inputs": [{"name": "x", "shape": [1, 1, 1, 2]}],
+        "nodes": [{"id": "amin_0", "op": "amin", "inputs": ["x"], "params": {"dim": None, "keepdim": True}, "spelling": "torch"}],
+        "outputs": ["amin_0"], "calibration": {"samples": 1, "inputs": {}},
+        "quant": {"per_channel": False, "activations": "int8", "act_qmin": -128, "act_qmax": 127, "weight_qmin": -127, "weight_qmax": 127}})
+
+
+@pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="wrong output shape measured on 1.5.1")
+@pytest.mark.parametrize("target", ["tosa-int", "vgf-int"])
+def test_a_delegate_output_of_the_wrong_shape_is_named_at_its_op_in_the_worker_and_the_repro(target):
+    """Upstream's runner would fail to reshape the output (a crash in numpy_to_torch_tensor, one
+    bucket per rank); the worker and the repro both call it a wrong output of the amin."""
+    from fuzz.judge.pipeline import run_case
+
+    case = _amin_all_dims(target)
+    o = run_case(case)
+    assert (o.status, o.signature) == ("numerics", f"{target}/compare/numerics-shape@amin(delegate-output)"), o.message
+    assert "amin_0 (amin): delegate output 0: the TOSA graph returns shape [1, 1, 1, 2], the program expects [1, 1, 1, 1]" == o.message
+    v = verify(render(case, o.signature, "1.5.1"), case, o.signature, sys.executable, runs=1)
+    assert v.verified, v.to_dict()

@@ -16,6 +16,8 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 from fuzz.core.errors import NotOnThisRelease, ToolMissing
 from fuzz.core.targets import Target
 from fuzz.generate.case import QuantConfig
@@ -300,11 +302,27 @@ class ReferenceModelRun:
         self.statuses.append(str(status).split(".")[-1])
         if status != refmodel.GraphStatus.TOSA_VALID:
             raise InvalidTosa(f"reference model graph status {str(status).split('.')[-1]}")
-        return [ru.numpy_to_torch_tensor(o, n) for o, n in zip(outputs, output_node.args[0])]
+        expected = output_node.args[0]
+        for i, (o, n) in enumerate(zip(outputs, expected)):
+            want = tuple(n.meta["val"].shape) if "val" in n.meta else None
+            if want is not None and int(np.prod(want, dtype=np.int64)) != int(o.size):
+                raise WrongOutputShape(i, n, tuple(o.shape), want)
+        return [ru.numpy_to_torch_tensor(o, n) for o, n in zip(outputs, expected)]
 
 
 class InvalidTosa(RuntimeError):
     """The reference model rejected the TOSA graph a delegate carries."""
+
+
+class WrongOutputShape(RuntimeError):
+    """A delegate's TOSA graph returned an output whose element count differs from what the
+    lowered program declares for it: a miscompilation (the graph computes another tensor),
+    which upstream's runner would only report as a failed reshape in numpy_to_torch_tensor.
+    ``node`` is the delegate's FX output node, for the caller to name the case op."""
+
+    def __init__(self, index: int, node: Any, got: tuple[int, ...], want: tuple[int, ...]) -> None:
+        super().__init__(f"delegate output {index}: the TOSA graph returns shape {list(got)}, the program expects {list(want)}")
+        self.index, self.node, self.got, self.want = index, node, got, want
 
 
 class InvalidTosaGraph(RuntimeError):

@@ -39,6 +39,7 @@ from fuzz.judge.signature import (
     numerics_verdict,
     raised_in_harness,
     root_cause,
+    wrong_shape_signature,
 )
 from fuzz.judge.tosa.reader import dumped_tosa_files
 from fuzz.judge.tosa.validator import tosa_violations
@@ -144,6 +145,12 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
         mark_abnormal(outcome, "oom", stage.current, f"MemoryError: {e}")
     except compat.InvalidTosa as e:
         _fail(outcome, "invalid-tosa", stage.current, "InvalidTosa", "reference-model", str(e), e)
+    except compat.WrongOutputShape as e:
+        node = qparams.origin(qparams.computing_node(e.node), source.line_to_node)
+        op = next((n.op for n in case.nodes if n.id == node), None)
+        _fail(outcome, "numerics", "execute", "WrongOutputShape", "reference-model", str(e), e)
+        outcome.signature = wrong_shape_signature(outcome.target, op)
+        outcome.message = f"{node} ({op}): {e}" if op else str(e)
     except compat.InvalidTosaGraph as e:
         _fail(outcome, "invalid-tosa", "lower", "InvalidTosaGraph", "tosa-check", str(e), e)
         outcome.signature = invalid_tosa_signature(outcome.target, e.violations)

@@ -32,6 +32,14 @@ def origin_of_trace(trace: str, line_to_node: dict[int, str]) -> str | None:
     return None
 
 
+def computing_node(node: torch.fx.Node) -> torch.fx.Node:
+    """The op behind a chain of quantize/dequantize nodes: a delegate's outputs are the
+    quantize after the op that computed them."""
+    while node.op == "call_function" and "quantize_per" in str(node.target) and node.args and isinstance(node.args[0], torch.fx.Node):
+        node = node.args[0]
+    return node
+
+
 def _is_dequantize(node: torch.fx.Node) -> bool:
     return node.op == "call_function" and "dequantize_per_tensor" in str(node.target)
 

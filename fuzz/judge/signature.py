@@ -68,6 +68,15 @@ def numerics_signature(target: str, symptom: str, output_op: str) -> str:
     return f"{target}/compare/numerics-{symptom}@{output_op}"
 
 
+def wrong_shape_signature(target: str, op: str | None) -> str:
+    """A delegate output with another element count than the program declares
+    (fuzz.judge.compat.WrongOutputShape), named at the case op that computes it: ``amin``
+    with ``dim=()`` (all dims) returns its input unreduced, a negative pad returns the
+    uncropped tensor. Wrong output, so numerics; the shapes stay out of the key, since the
+    same rule breaks at every rank. Shared by the pipeline and the repro verifier."""
+    return numerics_signature(target, "shape", f"{op}(delegate-output)" if op else "delegate-output(unlocalized)")
+
+
 def locate(tb: TracebackType | None) -> tuple[str, str | None]:
     """(where, refined stage) for an exception's traceback (see :func:`locate_frames`)."""
     return locate_frames(frames_of(tb))

@@ -293,6 +293,28 @@ def graph_output_qparams(gm: torch.fx.GraphModule) -> list[dict[str, Any] | None
     return [node_qparams(o) if isinstance(o, torch.fx.Node) and _is_dequantize(o) else None for o in outs]
 
 
+def check_output_shapes(graph, arrays, output_node):
+    """A delegate output whose element count is not the one the program declares is a wrong
+    lowering (upstream's runner would only fail to reshape it): say which op computes it."""
+    import re
+
+    import tosa_reference_model
+
+    outputs, _ = tosa_reference_model.run(graph, arrays, verbosity="LOW", initialize_variable_tensor_from_numpy=True)
+    for i, (array, node) in enumerate(zip(outputs, output_node.args[0])):
+        want = list(node.meta["val"].shape)
+        if array.size != node.meta["val"].numel():
+            while "quantize_per" in str(node.target):  # the op behind the output's quantize
+                node = node.args[0]
+            lines = [int(n) for n in re.findall(r'File "' + re.escape(__file__) + r'", line (\d+)', node.meta.get("stack_trace") or "")]
+            case_node = next((OUTPUT_LINES[n] for n in reversed(lines) if n in OUTPUT_LINES), None)
+            print("ARMFUZZ-SHAPE " + json.dumps({"node": case_node, "got": list(array.shape), "want": want}), file=sys.stderr)
+            sys.exit(f"delegate output {i} ({case_node}): the TOSA graph returns shape {list(array.shape)}, the program expects {want}")
+
+
+OUTPUT_LINES = {133: 'conv1', 134: 'relu', 135: 'merged', 136: 'conv2'}
+
+
 class RecordingDispatch(TosaReferenceModelDispatch):
     """Upstream's reference-model dispatch, keeping each delegate's TOSA and inputs."""
 
@@ -301,7 +323,9 @@ class RecordingDispatch(TosaReferenceModelDispatch):
         self.calls = []
 
     def _tosa_dispatch(self, lowered_backend_module, inputs):
-        self.calls.append((lowered_backend_module.processed_bytes, [torch_tensor_to_numpy(t) for t in inputs]))
+        arrays = [torch_tensor_to_numpy(t) for t in inputs]
+        self.calls.append((lowered_backend_module.processed_bytes, arrays))
+        check_output_shapes(lowered_backend_module.processed_bytes, arrays, lowered_backend_module.original_module.graph.output_node())
         return super()._tosa_dispatch(lowered_backend_module, inputs)
 
 
