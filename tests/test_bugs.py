@@ -137,6 +137,22 @@ def test_the_narrow_range_rule_is_one_bug_listing_the_ops_it_showed_at():
     assert relu.key == "compare/numerics-max-error@relu(nonfuseable,after-conv2d)" and relu.meta()["members"] == []
 
 
+UNKNOWN_OP = ("{t}/lower/RuntimeError@process_node.process_call_function: Unknown operator <EdgeOpOverload: aten.{op}.default>: "
+              "schema = aten::{op}(Tensor self) -> Tensor for TOSA : TOSA-1.0+INT+FP")
+
+
+def test_an_op_no_visitor_lowers_is_one_bug_whatever_the_op():
+    """Seed 202 on 1.5.1: INT+FP hardswish and hardsigmoid both stay whole through the
+    partitioner's quantized-op filter and reach process_node without a visitor (one rule)."""
+    sigs = [UNKNOWN_OP.format(t="tosa-int-fp", op="hardswish"), UNKNOWN_OP.format(t="vgf-int-fp", op="hardsigmoid"),
+            UNKNOWN_OP.format(t="tosa-int-fp", op="hardsigmoid")]
+    (bug,) = group([_bucket(s, k, k, 3) for k, s in enumerate(sigs)], {})
+    assert bug.key == "RuntimeError@process_node.process_call_function: Unknown operator <op> for TOSA : <tosa-spec>"
+    assert [(m["member"], m["targets"]) for m in bug.meta()["members"]] == [
+        ("hardswish", ["tosa-int-fp"]), ("hardsigmoid", ["tosa-int-fp", "vgf-int-fp"])]
+    assert bug.tier == "crash" and bug_variant(sigs[0]) == "hardswish"
+
+
 @pytest.mark.pipeline
 @pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="measured on executorch 1.5.1")
 def test_act_qmin_127_at_the_storage_bound_is_one_bug_and_the_fused_nonfuseable_relu_another():
