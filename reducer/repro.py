@@ -203,13 +203,13 @@ def _tensor_lines(case: Case, shapes: dict[str, Any]) -> tuple[list[tuple], list
 def _localize_source() -> str:
     """fuzz.judge.localize and the qparams helpers it calls, as source for the repro."""
     return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT", "_TABLE_CONSTANT", "ILL_CONDITIONED",
-                       "NOISE_SIGNS", "NOISE_SEED") + "\n\n\n"
+                       "ZERO_FLOOR", "NOISE_SIGNS", "NOISE_SEED") + "\n\n\n"
             + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, tosa_reader.read_graph,
                        tosa_reader._attribute, localize.NodeDivergence,
-                       localize.Localization, localize.tosa_operators, localize.dump_codes, localize._parse_dump,
-                       localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter,
-                       localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
-                       localize.unmatched_producers,
+                       localize.Localization, localize.tosa_operators, localize.table_op_names, localize.dump_codes, localize._parse_dump,
+                       localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter, localize._Knot,
+                       localize._Forced, localize.fusion_groups, localize.noise_floors, localize.table_interpolation, localize.beyond_noise,
+                       localize.unmatched_producers, localize.floor_not_applied,
                        localize.localize, localize.program_outputs, localize.node_qparams_by_key))
 
 

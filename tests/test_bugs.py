@@ -129,12 +129,25 @@ def test_a_family_lists_its_members_with_their_targets():
 def test_the_narrow_range_rule_is_one_bug_listing_the_ops_it_showed_at():
     sigs = ["tosa-int/compare/numerics-narrow-range@conv2d(alone)", "vgf-int/compare/numerics-narrow-range@relu(fuseable,after-conv2d)",
             "tosa-int-fp/compare/numerics-narrow-range@conv2d(alone)",
-            "tosa-int/compare/numerics-max-error@relu(nonfuseable,after-conv2d)"]
+            "tosa-int/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)"]
     narrow, relu = group([_bucket(s, k, k, 3) for k, s in enumerate(sigs)], {})
     assert narrow.key == "compare/numerics-narrow-range" and narrow.tier == "numerics"
     assert [(m["member"], m["targets"]) for m in narrow.meta()["members"]] == [
         ("conv2d(alone)", ["tosa-int", "tosa-int-fp"]), ("relu(fuseable,after-conv2d)", ["vgf-int"])]
-    assert relu.key == "compare/numerics-max-error@relu(nonfuseable,after-conv2d)" and relu.meta()["members"] == []
+    assert relu.key == "compare/numerics-activation-floor" and relu.tier == "numerics"
+    assert [(m["member"], m["targets"]) for m in relu.meta()["members"]] == [("relu(nonfuseable,after-conv2d)", ["tosa-int"])]
+
+
+def test_the_activation_floor_rule_is_one_bug_for_relu_and_relu6():
+    """Seed 202 on 1.5.1: relu after a conv (33 results) and relu6 after a conv (7) both leave
+    codes below the zero-point FuseQuantizedActivationPass made their qmin: one rule."""
+    sigs = ["ethos-u85-256/compare/numerics-activation-floor@relu6(nonfuseable,after-conv2d)",
+            "tosa-int/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)",
+            "tosa-int16/compare/numerics-max-error@relu(nonfuseable)"]
+    floor, other = group([_bucket(s, k, k, 3) for k, s in enumerate(sigs)], {})
+    assert floor.key == "compare/numerics-activation-floor" and sorted(m["member"] for m in floor.meta()["members"]) == [
+        "relu(nonfuseable,after-conv2d)", "relu6(nonfuseable,after-conv2d)"]
+    assert bug_title(floor.key).startswith("wrong numerics (activation-floor)") and other.key.endswith("@relu(nonfuseable)")
 
 
 UNKNOWN_OP = ("{t}/lower/RuntimeError@process_node.process_call_function: Unknown operator <EdgeOpOverload: aten.{op}.default>: "
@@ -159,7 +172,8 @@ def test_act_qmin_127_at_the_storage_bound_is_one_bug_and_the_fused_nonfuseable_
     """Real lowerings with act_qmin -127: a lone conv and a fused relu whose lowered codes sit
     at -128 are one bug, the narrow range not enforced. The relu executorch fuses into its
     conv with zp -111 also ends at -128, but is 16 LSB off once the range is enforced, and
-    exactly as wrong with act_qmin -128: its own bug, named the same on both ranges."""
+    exactly as wrong with act_qmin -128: its own bug (its floor, the zero-point, is not
+    applied), named the same on both ranges."""
     from fuzz.generate.case import Case
     from fuzz.judge.pipeline import run_case
 
@@ -176,7 +190,7 @@ def test_act_qmin_127_at_the_storage_bound_is_one_bug_and_the_fused_nonfuseable_
     full = run_case(relu, "tosa-int")
     out = narrow.numerics[0]
     assert out["narrow_range"] and out["out_of_range"] and out["clamped_max_lsb"] > 10  # at -128, and wrong besides
-    assert narrow.signature == full.signature == "tosa-int/compare/numerics-max-error@relu(nonfuseable,after-conv2d)"
+    assert narrow.signature == full.signature == "tosa-int/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)"
     assert bug_key(narrow.signature) != bug_key(conv.signature)
 
 

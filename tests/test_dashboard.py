@@ -18,7 +18,7 @@ from fuzz.views.cli import app
 from fuzz.views.dashboard import series, write_dashboard
 
 CLAMP = "{t}/lower/TosaValueError@ExirToTosaPass: max_val must be greater than or equal to min_val"
-RELU = "{t}/compare/numerics-max-error@relu(nonfuseable,after-conv2d)"
+RELU = "{t}/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)"
 #: matplotlib's tab:blue, tab:orange, tab:green and tab:red: one per plot
 PLOT_COLOURS = {"rate": (31, 119, 180), "buckets": (255, 127, 14), "regimes": (44, 160, 44), "statements": (214, 39, 40)}
 

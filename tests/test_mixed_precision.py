@@ -86,7 +86,7 @@ def test_one_int16_module_in_an_int8_graph_lowers_and_its_repro_sets_the_same_mo
     o = run_case(case)
     assert o.qparams["conv2"]["dtype"] == "int16" and o.qparams["relu"]["dtype"] == "int8", o.qparams
     # The seed's non-fuseable relu (zp -111) is still wrong, now in front of an int16 conv.
-    assert o.signature == "ethos-u55-128/compare/numerics-max-error@relu(nonfuseable,after-conv2d)", o.signature
+    assert o.signature == "ethos-u55-128/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)", o.signature
     script = render(case, o.signature, "1.5.1")
     assert 'quantizer.set_module_name("conv2", get_symmetric_a16w8_quantization_config(' in script
     v = verify(script, case, o.signature, sys.executable, runs=1)

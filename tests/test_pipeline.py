@@ -112,7 +112,7 @@ def test_max_error_oracle_catches_the_unclamped_nonfuseable_relu(seed_case):
     relu, conv2 = o.numerics
     assert relu["symptom"] == "max-error" and relu["max_lsb"] > 10 and relu["out_of_range"] and relu["narrow_range"]
     assert relu["clamped_max_lsb"] > 10
-    assert o.signature == "tosa-int/compare/numerics-max-error@relu(nonfuseable,after-conv2d)"
+    assert o.signature == "tosa-int/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)"
     assert conv2["max_lsb"] > 1.0 and conv2["mean_lsb"] > 0.25
 
 

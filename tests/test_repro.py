@@ -36,7 +36,7 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_golden_repro_numerics_on_installed_release():
-    _golden("seed-000.repro-1.5.1.py", render(Case.load(SEED_CASE), "tosa-int-fp/compare/numerics-max-error@relu(nonfuseable,after-conv2d)", "1.5.1"))
+    _golden("seed-000.repro-1.5.1.py", render(Case.load(SEED_CASE), "tosa-int-fp/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)", "1.5.1"))
 
 
 def test_golden_repro_crash_on_old_release_carries_the_placeholder():

@@ -20,7 +20,7 @@ SIGNATURES = {
     "tosa-int/oom@lower": ("oom", "crash"),
     "tosa-int/native-crash/SIGSEGV@execute": ("native-crash", "crash"),
     "tosa-int/compare/numerics-narrow-range@conv2d(alone)": ("numerics", "numerics"),
-    "tosa-int/compare/numerics-max-error@relu(nonfuseable,after-conv2d)": ("numerics", "numerics"),
+    "tosa-int/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)": ("numerics", "numerics"),
     "tosa-int/lower/partially-delegated@conv2d(convolution)": ("partially-delegated", "delegation"),
     "tosa-int/lower/spelling-not-delegated@neg(negative)": ("spelling-not-delegated", "delegation"),
 }

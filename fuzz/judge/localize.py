@@ -151,6 +151,18 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
     return out
 
 
+def table_op_names(tosa_bytes: bytes) -> set[str]:
+    """The ops InsertTableOpsPass replaced with a TABLE in this graph, by their table
+    constants' names (:data:`_TABLE_CONSTANT`). By op, not by node: two sigmoids reading one
+    input give two TABLEs that :func:`tosa_operators` cannot tell apart, and both are TABLEs."""
+    names = set()
+    for name, inputs, _, _, _ in read_graph(tosa_bytes)[0]:
+        m = _TABLE_CONSTANT.match(inputs[-1]) if name == "TABLE" and inputs else None
+        if m:
+            names.add(m.group(1))
+    return names
+
+
 def dump_codes(tosa_bytes: bytes, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Every int8/int16 tensor the reference model computes for one run, by TOSA name.
 
@@ -265,6 +277,28 @@ class _Jitter:
         return (codes.to(torch.int32) + delta).clamp(qmin, qmax).to(codes.dtype)
 
 
+@dataclass
+class _Knot:
+    """Each int16 code read by a dequantize moved to the int16 TABLE knot below it (``upper``
+    False) or above it.
+
+    TOSA's int16 TABLE reads entry ``(c + 32768) >> 7`` and the next one and interpolates
+    linearly by the low 7 bits; InsertTableOpsPass (1.5.1 ``generate_16_bit_table_values``)
+    fills the 513 entries with the op at every 128th code from -32768, the last at code
+    32768. That one does not fit in an int16 tensor, so the knot is applied where the codes
+    become values, at the dequantize. Other dtypes (an int8 tensor has no interpolation,
+    int32 biases) are left as they are."""
+
+    upper: bool
+
+    def codes(self, codes: torch.Tensor) -> torch.Tensor:
+        lower = codes.to(torch.int32) & ~0x7F
+        return lower + 128 if self.upper else lower
+
+    def dequantize(self, codes: torch.Tensor, scale: float, zp: int) -> torch.Tensor:
+        return ((self.codes(codes).double() - zp) * scale).to(torch.float32)
+
+
 class _Forced(torch.fx.Interpreter):
     """Runs the quantized model, recording each case node's output codes and replacing them
     with the lowered codes of the same tensor where one is given.
@@ -277,13 +311,15 @@ class _Forced(torch.fx.Interpreter):
     intermediates, under their scales: a 61-LSB "local error" at a correct layer_norm.
 
     ``jitter`` moves every case node's and graph input's codes by 1 LSB once recorded, so
-    each node computes from perturbed inputs (:func:`noise_floors`).
+    each node computes from perturbed inputs (:func:`noise_floors`); ``knot`` makes every
+    int16 dequantize read the TABLE knot beside each code instead (:func:`table_interpolation`).
     """
 
     def __init__(self, gm: torch.fx.GraphModule, keys: dict[torch.fx.Node, str], forced: dict[str, np.ndarray],
                  shapes: dict[str, tuple[int, ...]], outputs: dict[str, torch.fx.Node] | None = None,
-                 jitter: _Jitter | None = None) -> None:
+                 jitter: _Jitter | None = None, knot: _Knot | None = None) -> None:
         super().__init__(gm)
+        self.knot = knot
         self.keys = keys
         self.forced = forced
         self.shapes = shapes
@@ -293,6 +329,9 @@ class _Forced(torch.fx.Interpreter):
         self.output_nodes = set(self.outputs.values())
 
     def run_node(self, n: torch.fx.Node) -> Any:
+        if self.knot is not None and n.op == "call_function" and "dequantize_per_tensor" in str(n.target) and n.args[5] == torch.int16:
+            codes, scale, zp = self.fetch_args_kwargs_from_env(n)[0][:3]
+            return self.knot.dequantize(codes, scale, zp)
         out = super().run_node(n)
         key = self.keys.get(n)
         if key is not None and isinstance(out, torch.Tensor) and tuple(out.shape) == self.shapes.get(key):
@@ -342,6 +381,14 @@ def fusion_groups(case: Any, quantized: set[str]) -> dict[str, list[str]]:
 #: teacher-forced ones do) leave no room for noise.
 #: (A tuple, so a repro carries it in a stable order.)
 ILL_CONDITIONED = ("adaptive_avg_pool2d", "group_norm", "layer_norm", "log_softmax", "mean", "mean_hw", "softmax", "sum", "var")
+#: Activations whose lower bound is 0 whatever their parameters. FuseQuantizedActivationPass
+#: (1.5.1 ``_passes/fuse_quantized_activation_pass.py``) folds relu, and relu6 when 6
+#: quantizes to qmax, into the conv or linear before it by setting the output quantize's qmin
+#: to its zero-point, and no RESCALE enforces that qmin: relu and relu6 after a conv then leave
+#: codes below the zero-point. :func:`floor_not_applied` names that rule, whatever the op.
+#: (hardtanh and clamp need their parameters to say whether their floor is 0; the repro's
+#: nodes do not carry them, so they keep their own names.)
+ZERO_FLOOR = ("relu", "relu6")
 #: The perturbed runs behind each noise floor: every input code up by 1 LSB, every one down
 #: (what moves a mean or a sum most), then six with each code up or down at random (what
 #: moves a normalisation most: a coherent shift cancels in x - mean). Seeded: the same case
@@ -374,6 +421,34 @@ def noise_floors(converted: torch.fx.GraphModule, keys: dict[torch.fx.Node, str]
         for node in nodes:
             change = (run.codes[node].double() - base[node].double()).flatten().abs()
             out[node] = torch.maximum(out[node], change) if node in out else change
+    return out
+
+
+def table_interpolation(converted: torch.fx.GraphModule, keys: dict[torch.fx.Node, str], lowered: dict[str, np.ndarray],
+                        shapes: dict[str, tuple[int, ...]], outputs: dict[str, torch.fx.Node], inputs: dict[str, torch.Tensor],
+                        sample: tuple) -> dict[str, torch.Tensor]:
+    """Per int16 TABLE node (``inputs``: node -> the int16 input codes it was lowered from):
+    the output codes an exact 513-entry TABLE gives, flattened: the op at the knots on either
+    side of each input code, from the reference, interpolated linearly as TOSA does.
+
+    A lowering that matches this but not the op itself is wrong only as far as linear
+    interpolation between knots 128 codes apart must be: over an input range of +-1000 (a
+    calibration spike) the knots sit 3.9 apart, and a tanh between two of them is off by up
+    to 0.5, 2077 LSB of a 2^-12 output scale (seed 202, tosa-int16). One rule whatever the
+    op, judged by :func:`localize` as ``table-interpolation``.
+    """
+    lower = _Forced(converted, keys, lowered, shapes, outputs, knot=_Knot(False))
+    lower.run(*sample)
+    upper = _Forced(converted, keys, lowered, shapes, outputs, knot=_Knot(True))
+    upper.run(*sample)
+    out = {}
+    for node, codes in inputs.items():
+        c = codes.to(torch.int32).flatten()
+        frac = (c - (c & ~0x7F)).double()
+        lo, hi = lower.codes[node].double().flatten(), upper.codes[node].double().flatten()
+        if lo.shape != frac.shape:  # not elementwise: no table of this input
+            continue
+        out[node] = torch.round(lo + (hi - lo) * frac / 128)
     return out
 
 
@@ -431,12 +506,16 @@ def localize(
     node_shapes = {k: tuple(v) for k, v in shapes.items()}
     acc: dict[str, dict[str, list[torch.Tensor]]] = {}
     operators: dict[bytes, list] = {}  # each delegate's graph is parsed once, whatever the samples
+    table_ops: dict[bytes, set[str]] = {}
     for index, (sample, runs) in enumerate(zip(samples, delegate_runs)):
         lowered: dict[str, np.ndarray] = {}
+        tabled: set[str] = set()  # case nodes of an op a TABLE operator replaced
         for tosa_bytes, inputs in runs:
             if tosa_bytes not in operators:
                 operators[tosa_bytes] = tosa_operators(tosa_bytes, line_to_node, case.nodes)
+                table_ops[tosa_bytes] = table_op_names(tosa_bytes)
             lowered.update(lowered_values(operators[tosa_bytes], dump_codes(tosa_bytes, inputs), groups, node_shapes))
+            tabled.update(n.id for n in case.nodes if n.op in table_ops[tosa_bytes])
         for node, (value, q) in (outputs[index] if outputs else {}).items():
             own = qparams_by_node.get(node)
             if node in quantized and node not in lowered and own and (own["scale"], own["zp"]) == (q["scale"], q["zp"]):
@@ -448,15 +527,26 @@ def localize(
             forced.run(*sample)
             ill = [n.id for n in case.nodes if n.op in ILL_CONDITIONED and n.id in lowered and n.id in forced.codes]
             floors = noise_floors(converted, keys, lowered, node_shapes, plain.outputs, forced.codes, ill, sample) if ill else {}
+            table_inputs = {}
+            for n in case.nodes:
+                src = n.inputs[0] if len(n.inputs) == 1 else None
+                codes = (torch.from_numpy(np.ascontiguousarray(lowered[src])) if src in lowered else forced.codes.get(src)) if src else None
+                q_in = qparams_by_node.get(src) if src else None
+                if (n.id in tabled and n.id in lowered and n.id in forced.codes and codes is not None
+                        and q_in and q_in["dtype"] == "int16"):
+                    table_inputs[n.id] = codes.to(torch.int16)
+            tables = table_interpolation(converted, keys, lowered, node_shapes, plain.outputs, table_inputs, sample) if table_inputs else {}
         for node, got in lowered.items():
             if node not in forced.codes:
                 continue
-            slot = acc.setdefault(node, {"got": [], "local": [], "plain": [], "floor": []})
+            slot = acc.setdefault(node, {"got": [], "local": [], "plain": [], "floor": [], "table": []})
             slot["got"].append(torch.from_numpy(np.ascontiguousarray(got)).double().flatten())
             slot["local"].append(forced.codes[node].double().flatten())
             slot["plain"].append(plain.codes[node].double().flatten())
             if node in floors:
                 slot["floor"].append(floors[node])
+            if node in tables:
+                slot["table"].append(tables[node])
     table, culprit = [], None
     out_of_range: set[str] = set()
     for n in case.nodes:
@@ -487,12 +577,29 @@ def localize(
             rep = beyond_noise(rep, got - local, floor)
             row.noise_max, row.beyond_noise = float(floor.max()), rep["max_lsb"]
         row.symptom = judge(rep)
+        if row.symptom and n.op in ZERO_FLOOR and floor_not_applied(local, got, q, row.elements):
+            row.symptom = "activation-floor"
+        if row.symptom and len(acc[n.id]["table"]) == len(acc[n.id]["got"]):
+            exact_table = code_report(torch.cat(acc[n.id]["table"]), got, q)
+            if judge({**exact_table, "elements": row.elements}) is None:
+                row.symptom = "table-interpolation"
         if row.symptom and culprit is None:
             culprit = n.id
         table.append(row)
     checked = sum(r.checked for r in table)
     note = "" if checked else "no lowered tensor could be matched to a case node"
     return Localization(table, culprit, note)
+
+
+def floor_not_applied(local: torch.Tensor, got: torch.Tensor, q: dict[str, Any], elements: int) -> bool:
+    """Whether an activation with a lower bound of 0 (:data:`ZERO_FLOOR`) is wrong only by
+    codes below its zero-point: clamping the lowered codes at the zero-point (the activation's
+    0) leaves nothing the oracle rejects. 33 results of seed 202's 30-minute campaign (relu) and
+    7 (relu6) on six targets are this one rule; the mean is negative in every one."""
+    if q["zp"] <= q["qmin"]:
+        return False
+    floored = code_report(local, got.clamp(min=q["zp"]), q)
+    return judge({**floored, "elements": elements}) is None
 
 
 def program_outputs(names: list[str], gots: list[list[torch.Tensor]],

@@ -127,7 +127,8 @@ def judge(rep: dict[str, Any]) -> str | None:
         # as it is when the range is not narrow: the relu that executorch fuses into its conv
         # with zp > qmin (FuseQuantizedActivationPass sets qmin to zp, no RESCALE enforces
         # it) is 17 LSB off with act_qmin -127, codes at -128, and 16 LSB off with -128
-        # (corpus/relu-nonfuseable-unclamped): one rule, one name, max-error.
+        # (corpus/relu-nonfuseable-unclamped): one rule, one name (max-error here, which
+        # fuzz.judge.localize.floor_not_applied then names activation-floor).
         rest = judge({**rep, "out_of_range": 0, "max_lsb": rep["clamped_max_lsb"], "mean_lsb": rep["clamped_mean_lsb"]})
         return rest or "narrow-range"
     if rep["max_lsb"] > MAX_ERROR_LSB[rep["dtype"]]:

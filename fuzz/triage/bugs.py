@@ -10,8 +10,11 @@ whose signatures mean the same thing:
   executorch pass or function (the stage label only says which tool was on the stack). A
   failure raised by vela or model-converter themselves keeps its stage and tool;
 * for numerics, the same culprit op, fusion context and symptom (fuzz.judge.localize already put
-  them in the signature), except ``narrow-range``: codes saturated at the storage type's
-  bound past a narrow qmin/qmax, one missing clamp whatever the op (fuzz.judge.oracle.code_report).
+  them in the signature), except the rules that name what is broken whatever the op:
+  ``narrow-range``, codes saturated at the storage type's bound past a narrow qmin/qmax, one
+  missing clamp (fuzz.judge.oracle.code_report), and ``activation-floor``, a relu or relu6
+  folded into its producer with codes left below its zero-point, and ``table-interpolation``,
+  an int16 TABLE op wrong only by the interpolation between its knots (both fuzz.judge.localize).
   The symptom names the broken rule: a narrow range that was not enforced is
   ``narrow-range`` only when enforcing it leaves nothing else wrong; what it leaves is named
   by its own symptom, as it is when the range is not narrow (fuzz.judge.oracle.judge);
@@ -64,9 +67,20 @@ _SUPPORTED_TYPES = re.compile(r"(supported types are) \([^)]*\)")
 #: ``ops_to_not_decompose_if_quant_op`` filter and then end up in FP, where only their
 #: decomposition has visitors. The op is the bug's variant.
 _UNKNOWN_OPERATOR = re.compile(r"(Unknown operator) <EdgeOpOverload: aten\.(?P<op>\w+)\.\w+>: schema = .*? (for TOSA : <tosa-spec>)", re.DOTALL)
-#: numerics-narrow-range@<op>(...): one cause whatever the op (see oracle.code_report)
-_NARROW = re.compile(r"^compare/numerics-narrow-range@(?P<variant>.*)$")
-_NARROW_KEY = "compare/numerics-narrow-range"
+#: Numerics symptoms that name a broken rule, one cause whatever the op: narrow-range (codes
+#: saturated at the storage bound past a narrow qmin/qmax, fuzz.judge.oracle.code_report) and
+#: activation-floor (a relu or relu6 folded into its producer leaves codes below its
+#: zero-point, fuzz.judge.localize.floor_not_applied) and table-interpolation (an int16 TABLE op
+#: wrong only by the interpolation between its knots, fuzz.judge.localize.table_interpolation).
+#: The op and context are the variant.
+_RULE = re.compile(r"^(?P<key>compare/numerics-(?:narrow-range|activation-floor|table-interpolation))@(?P<variant>.*)$")
+_RULE_TITLES = {
+    "compare/numerics-narrow-range": "wrong numerics (narrow-range): codes saturated at the storage bound past a narrow qmin/qmax",
+    "compare/numerics-activation-floor": ("wrong numerics (activation-floor): a relu or relu6 folded into its producer "
+                                          "leaves codes below its zero-point"),
+    "compare/numerics-table-interpolation": ("wrong numerics (table-interpolation): an int16 TABLE op is off only by the "
+                                             "linear interpolation between its 513 knots, 128 input codes apart"),
+}
 #: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
 #: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
 _CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
@@ -83,8 +97,9 @@ def bug_key(signature: str) -> str | None:
     spelling = spelling_variant(key)
     if spelling:
         return family_key(family_of(spelling[1]))
-    if _NARROW.match(key):
-        return _NARROW_KEY
+    m = _RULE.match(key)
+    if m:
+        return m["key"]
     return _UNKNOWN_OPERATOR.sub(r"\1 <op> \3", key)
 
 
@@ -99,7 +114,7 @@ def bug_variant(signature: str) -> str | None:
     spelling = spelling_variant(key)
     if spelling:
         return spelling[0]
-    m = _NARROW.match(key) or _UNKNOWN_OPERATOR.search(key)
+    m = _RULE.match(key) or _UNKNOWN_OPERATOR.search(key)
     if m:
         return m["variant"] if "variant" in m.groupdict() else m["op"]
     return None
@@ -127,8 +142,8 @@ def bug_id(key: str) -> str:
 
 def bug_title(key: str) -> str:
     """A bug's key as a sentence, for tables and report headings."""
-    if key == _NARROW_KEY:
-        return "wrong numerics (narrow-range): codes saturated at the storage bound past a narrow qmin/qmax"
+    if key in _RULE_TITLES:
+        return _RULE_TITLES[key]
     family = family_of_key(key)
     if family:
         return f"missed quantization ({family}): {FAMILIES[family]}"
