@@ -206,7 +206,7 @@ def _localize_source() -> str:
                        "ZERO_FLOOR", "NOISE_SIGNS", "NOISE_SEED") + "\n\n\n"
             + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, tosa_reader.read_graph,
                        tosa_reader._attribute, localize.NodeDivergence,
-                       localize.Localization, localize.tosa_operators, localize.table_op_names, localize.dump_codes, localize._parse_dump,
+                       localize.Localization, localize.tosa_operators, localize.first_misshapen, localize.table_op_names, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter, localize._Knot,
                        localize._Forced, localize.fusion_groups, localize.noise_floors, localize.table_interpolation, localize.beyond_noise,
                        localize.unmatched_producers, localize.floor_not_applied,

@@ -255,3 +255,19 @@ def test_a_delegate_output_of_the_wrong_shape_is_named_at_its_op_in_the_worker_a
     assert "amin_0 (amin): delegate output 0: the TOSA graph returns shape [1, 1, 1, 2], the program expects [1, 1, 1, 1]" == o.message
     v = verify(render(case, o.signature, "1.5.1"), case, o.signature, sys.executable, runs=1)
     assert v.verified, v.to_dict()
+
+
+@pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="wrong output shape measured on 1.5.1")
+def test_a_wrong_shape_is_named_at_the_node_whose_value_took_it_not_the_op_that_returns_it():
+    """Seed 202: reflect pad with a negative amount (a crop) -> relu6 -> abs. RewritePadPass
+    ignores the negative amount, so the abs returns the pad's uncropped rows; the first node
+    whose lowered value has the wrong element count is the pad, in the worker and the repro."""
+    from fuzz.judge.pipeline import run_case
+
+    case = Case.load(ROOT / "tests" / "data" / "negative-pad-relu6-abs.case.json")
+    o = run_case(case, "tosa-int-fp")
+    assert o.signature == "tosa-int-fp/compare/numerics-shape@pad(delegate-output)", o.message
+    assert o.message.startswith("pad_0 (pad): delegate output 0: the TOSA graph returns shape [2, 8, 11]")
+    v = verify(render(case, o.signature, "1.5.1"), case, o.signature, sys.executable, runs=1)
+    assert v.verified, v.to_dict()

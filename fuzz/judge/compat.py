@@ -306,7 +306,7 @@ class ReferenceModelRun:
         for i, (o, n) in enumerate(zip(outputs, expected)):
             want = tuple(n.meta["val"].shape) if "val" in n.meta else None
             if want is not None and int(np.prod(want, dtype=np.int64)) != int(o.size):
-                raise WrongOutputShape(i, n, tuple(o.shape), want)
+                raise WrongOutputShape(i, n, tuple(o.shape), want, graph)
         return [ru.numpy_to_torch_tensor(o, n) for o, n in zip(outputs, expected)]
 
 
@@ -318,11 +318,12 @@ class WrongOutputShape(RuntimeError):
     """A delegate's TOSA graph returned an output whose element count differs from what the
     lowered program declares for it: a miscompilation (the graph computes another tensor),
     which upstream's runner would only report as a failed reshape in numpy_to_torch_tensor.
-    ``node`` is the delegate's FX output node, for the caller to name the case op."""
+    ``node`` is the delegate's FX output node and ``graph`` its TOSA graph, for the caller to
+    name the case op whose value took the wrong shape."""
 
-    def __init__(self, index: int, node: Any, got: tuple[int, ...], want: tuple[int, ...]) -> None:
+    def __init__(self, index: int, node: Any, got: tuple[int, ...], want: tuple[int, ...], graph: bytes = b"") -> None:
         super().__init__(f"delegate output {index}: the TOSA graph returns shape {list(got)}, the program expects {list(want)}")
-        self.index, self.node, self.got, self.want = index, node, got, want
+        self.index, self.node, self.got, self.want, self.graph = index, node, got, want, graph
 
 
 class InvalidTosaGraph(RuntimeError):

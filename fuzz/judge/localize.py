@@ -151,6 +151,29 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
     return out
 
 
+def first_misshapen(tosa_bytes: bytes, line_to_node: dict[int, str], nodes: Any, shapes: dict[str, Any]) -> str | None:
+    """The first case node (in case order) whose lowered value has another element count than
+    the case gives it: the last TOSA operator attributed to it (:func:`tosa_operators`) outputs
+    that many elements. A wrong-shaped delegate output is named there, not at the op that
+    returns it: a negative pad before a relu6 and an abs leaves the abs with the pad's extra
+    rows (seed 202). Layout changes (NCHW to NHWC) keep the count. None when every attributed
+    node has its count."""
+    import math
+
+    _, tensors = read_graph(tosa_bytes)
+    last: dict[str, list[str]] = {}
+    for _, outputs, node in tosa_operators(tosa_bytes, line_to_node, nodes):
+        if node is not None:
+            last[node] = outputs
+    for n in nodes:
+        outputs = last.get(n.id)
+        if not outputs or n.id not in shapes or outputs[0] not in tensors:
+            continue
+        if math.prod(tensors[outputs[0]][0]) != math.prod(shapes[n.id]):
+            return n.id
+    return None
+
+
 def table_op_names(tosa_bytes: bytes) -> set[str]:
     """The ops InsertTableOpsPass replaced with a TABLE in this graph, by their table
     constants' names (:data:`_TABLE_CONSTANT`). By op, not by node: two sigmoids reading one

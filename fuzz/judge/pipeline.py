@@ -146,7 +146,8 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
     except compat.InvalidTosa as e:
         _fail(outcome, "invalid-tosa", stage.current, "InvalidTosa", "reference-model", str(e), e)
     except compat.WrongOutputShape as e:
-        node = qparams.origin(qparams.computing_node(e.node), source.line_to_node)
+        node = (localize.first_misshapen(e.graph, source.line_to_node, case.nodes, case.validate()) if e.graph else None) \
+            or qparams.origin(qparams.computing_node(e.node), source.line_to_node)
         op = next((n.op for n in case.nodes if n.id == node), None)
         _fail(outcome, "numerics", "execute", "WrongOutputShape", "reference-model", str(e), e)
         outcome.signature = wrong_shape_signature(outcome.target, op)
