@@ -42,11 +42,19 @@ _SPAN = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<ops>\w+(?:\+\w+)*)\(
 _CULPRIT = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<op>\w+)\((?P<context>[\w,-]*)\)$")
 
 
+#: Symptoms that name the rule behind an error the oracle already rejected
+#: (fuzz.judge.localize: ``floor_not_applied``, ``table_interpolation``): only a node judged on
+#: its own can be measured against them. A span's node, once alone, may turn out to be one.
+_RULES = ("activation-floor", "table-interpolation")
+
+
 def narrows(want: str, got: str) -> bool:
     """``got`` names fewer of the ops of ``want``'s span, with the same symptom: a smaller
     span, or one node of it found wrong on its own. A span is a value gone wrong somewhere
     among nodes whose lowered values were not matched; dropping nodes from the case can match
     them, which is the reduction working, not another bug (``sin(span)`` -> ``sin(alone)``).
+    The node alone may also be named by the rule its error breaks: an int16 ``max-error@sin(span)``
+    whose sin, alone, is ``table-interpolation@sin(alone)`` (tests/data/int16-two-sins-span).
     An unlocalised output or a propagated verdict never narrows a span."""
     span = _SPAN.match(want)
     if span is None:
@@ -56,7 +64,9 @@ def narrows(want: str, got: str) -> bool:
     if smaller is not None:
         return smaller["head"] == span["head"] and set(smaller["ops"].split("+")) < ops
     one = _CULPRIT.match(got)
-    return one is not None and one["head"] == span["head"] and one["op"] in ops and one["context"] != "unlocalized"
+    if one is None or one["op"] not in ops or one["context"] == "unlocalized":
+        return False
+    return one["head"] == span["head"] or one["head"] in {f"compare/numerics-{rule}@" for rule in _RULES}
 
 
 @dataclass
