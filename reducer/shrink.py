@@ -19,6 +19,7 @@ from typing import Callable
 from fuzz.core.errors import CaseError
 from fuzz.generate.case import Case
 from fuzz.judge.outcome import Outcome
+from fuzz.judge.signature import NODE_RULES
 from fuzz.replay.corpus import observed
 from reducer.passes import PASSES, cost, prune
 
@@ -42,12 +43,6 @@ _SPAN = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<ops>\w+(?:\+\w+)*)\(
 _CULPRIT = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<op>\w+)\((?P<context>[\w,-]*)\)$")
 
 
-#: Symptoms that name the rule behind an error the oracle already rejected
-#: (fuzz.judge.localize: ``floor_not_applied``, ``table_interpolation``): only a node judged on
-#: its own can be measured against them. A span's node, once alone, may turn out to be one.
-_RULES = ("activation-floor", "table-interpolation")
-
-
 def narrows(want: str, got: str) -> bool:
     """``got`` names fewer of the ops of ``want``'s span, with the same symptom: a smaller
     span, or one node of it found wrong on its own. A span is a value gone wrong somewhere
@@ -66,7 +61,7 @@ def narrows(want: str, got: str) -> bool:
     one = _CULPRIT.match(got)
     if one is None or one["op"] not in ops or one["context"] == "unlocalized":
         return False
-    return one["head"] == span["head"] or one["head"] in {f"compare/numerics-{rule}@" for rule in _RULES}
+    return one["head"] == span["head"] or one["head"] in {f"compare/numerics-{rule}@" for rule in NODE_RULES}
 
 
 @dataclass

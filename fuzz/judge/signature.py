@@ -68,6 +68,16 @@ def numerics_signature(target: str, symptom: str, output_op: str) -> str:
     return f"{target}/compare/numerics-{symptom}@{output_op}"
 
 
+#: Numerics symptoms that name the rule a value breaks rather than how far off it is: one
+#: cause whatever the op, so one bug (fuzz.triage.bugs). ``narrow-range`` is the oracle's and
+#: judges any value, a span's included (fuzz.judge.oracle.judge); the others are named by the
+#: localisation for a node judged on its own (fuzz.judge.localize: ``floor_not_applied``,
+#: ``table_interpolation``), so a span's node, once alone, may turn out to be one
+#: (reducer.shrink.narrows).
+ORACLE_RULES = ("narrow-range",)
+NODE_RULES = ("activation-floor", "table-interpolation")
+
+
 def wrong_shape_signature(target: str, op: str | None) -> str:
     """A delegate output with another element count than the program declares
     (fuzz.judge.compat.WrongOutputShape), named at the case op that computes it: ``amin``

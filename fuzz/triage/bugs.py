@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuzz.core.targets import TARGETS
+from fuzz.judge.signature import NODE_RULES, ORACLE_RULES
 from fuzz.triage.families import FAMILIES, family_key, family_of, family_of_key, spelling_variant
 from fuzz.triage.tiers import tier
 
@@ -73,7 +74,7 @@ _UNKNOWN_OPERATOR = re.compile(r"(Unknown operator) <EdgeOpOverload: aten\.(?P<o
 #: zero-point, fuzz.judge.localize.floor_not_applied) and table-interpolation (an int16 TABLE op
 #: wrong only by the interpolation between its knots, fuzz.judge.localize.table_interpolation).
 #: The op and context are the variant.
-_RULE = re.compile(r"^(?P<key>compare/numerics-(?:narrow-range|activation-floor|table-interpolation))@(?P<variant>.*)$")
+_RULE = re.compile(r"^(?P<key>compare/numerics-(?:" + "|".join(ORACLE_RULES + NODE_RULES) + r"))@(?P<variant>.*)$")
 _RULE_TITLES = {
     "compare/numerics-narrow-range": "wrong numerics (narrow-range): codes saturated at the storage bound past a narrow qmin/qmax",
     "compare/numerics-activation-floor": ("wrong numerics (activation-floor): a relu or relu6 folded into its producer "
