@@ -16,8 +16,6 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
 from fuzz.core.errors import NotOnThisRelease, ToolMissing
 from fuzz.core.targets import Target
 from fuzz.generate.case import QuantConfig
@@ -304,9 +302,8 @@ class ReferenceModelRun:
             raise InvalidTosa(f"reference model graph status {str(status).split('.')[-1]}")
         expected = output_node.args[0]
         for i, (o, n) in enumerate(zip(outputs, expected)):
-            want = tuple(n.meta["val"].shape) if "val" in n.meta else None
-            if want is not None and int(np.prod(want, dtype=np.int64)) != int(o.size):
-                raise WrongOutputShape(i, n, tuple(o.shape), want, graph)
+            if "val" in n.meta and n.meta["val"].numel() != o.size:
+                raise WrongOutputShape(i, n, tuple(o.shape), tuple(n.meta["val"].shape), graph)
         return [ru.numpy_to_torch_tensor(o, n) for o, n in zip(outputs, expected)]
 
 

@@ -553,10 +553,11 @@ def localize(
             table_inputs = {}
             for n in case.nodes:
                 src = n.inputs[0] if len(n.inputs) == 1 else None
-                codes = (torch.from_numpy(np.ascontiguousarray(lowered[src])) if src in lowered else forced.codes.get(src)) if src else None
-                q_in = qparams_by_node.get(src) if src else None
-                if (n.id in tabled and n.id in lowered and n.id in forced.codes and codes is not None
-                        and q_in and q_in["dtype"] == "int16"):
+                if not (src and n.id in tabled and n.id in lowered and n.id in forced.codes
+                        and (qparams_by_node.get(src) or {}).get("dtype") == "int16"):
+                    continue
+                codes = torch.from_numpy(np.ascontiguousarray(lowered[src])) if src in lowered else forced.codes.get(src)
+                if codes is not None:
                     table_inputs[n.id] = codes.to(torch.int16)
             tables = table_interpolation(converted, keys, lowered, node_shapes, plain.outputs, table_inputs, sample) if table_inputs else {}
         for node, got in lowered.items():

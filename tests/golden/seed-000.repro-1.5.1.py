@@ -336,6 +336,14 @@ def origin_of_trace(trace: str, line_to_node: dict[int, str]) -> str | None:
     return None
 
 
+def computing_node(node: torch.fx.Node) -> torch.fx.Node:
+    """The op behind a chain of quantize/dequantize nodes: a delegate's outputs are the
+    quantize after the op that computed them."""
+    while node.op == "call_function" and "quantize_per" in str(node.target) and node.args and isinstance(node.args[0], torch.fx.Node):
+        node = node.args[0]
+    return node
+
+
 def read_graph(tosa_bytes: bytes) -> tuple[list[tuple[str, list[str], list[str], Any, str | None]], dict[str, tuple[list[int], str, Any]]]:
     """(operators, tensors) of a TOSA flatbuffer, every block in order. An operator is
     (name, input names, output names, attribute table or None, debug location text or None);
@@ -858,10 +866,11 @@ def localize(
             table_inputs = {}
             for n in case.nodes:
                 src = n.inputs[0] if len(n.inputs) == 1 else None
-                codes = (torch.from_numpy(np.ascontiguousarray(lowered[src])) if src in lowered else forced.codes.get(src)) if src else None
-                q_in = qparams_by_node.get(src) if src else None
-                if (n.id in tabled and n.id in lowered and n.id in forced.codes and codes is not None
-                        and q_in and q_in["dtype"] == "int16"):
+                if not (src and n.id in tabled and n.id in lowered and n.id in forced.codes
+                        and (qparams_by_node.get(src) or {}).get("dtype") == "int16"):
+                    continue
+                codes = torch.from_numpy(np.ascontiguousarray(lowered[src])) if src in lowered else forced.codes.get(src)
+                if codes is not None:
                     table_inputs[n.id] = codes.to(torch.int16)
             tables = table_interpolation(converted, keys, lowered, node_shapes, plain.outputs, table_inputs, sample) if table_inputs else {}
         for node, got in lowered.items():
@@ -947,9 +956,7 @@ def check_output_shapes(graph, arrays, output_node):
     for i, (array, node) in enumerate(zip(outputs, output_node.args[0])):
         want = list(node.meta["val"].shape)
         if array.size != node.meta["val"].numel():
-            while "quantize_per" in str(node.target):  # the op behind the output's quantize
-                node = node.args[0]
-            case_node = first_misshapen(graph, LINE_TO_NODE, NODES, SHAPES) or origin(node, LINE_TO_NODE)
+            case_node = first_misshapen(graph, LINE_TO_NODE, NODES, SHAPES) or origin(computing_node(node), LINE_TO_NODE)
             print("ARMFUZZ-SHAPE " + json.dumps({"node": case_node, "got": list(array.shape), "want": want}), file=sys.stderr)
             sys.exit(f"delegate output {i} ({case_node}): the TOSA graph returns shape {list(array.shape)}, the program expects {want}")
 
