@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -96,7 +97,13 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path)
         assert meta["count"] == sum(1 for e in events if e["signature"] == meta["signature"])
 
 
-def test_segfault_hang_and_oom_children_are_recorded_and_the_campaign_goes_on(tmp_path):
+def test_segfault_hang_and_oom_children_are_recorded_and_the_campaign_goes_on(tmp_path, monkeypatch):
+    # Every temporary file of the campaign goes under one directory, which a killed child
+    # must not leave anything in (a child dies inside the lowering's scratch directory).
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     cfg = CampaignConfig(
         # 45 s: the oom child must reach the lower stage and fill 6 GB in 64 MB steps before the
         # deadline; at 20 s it timed out instead on a loaded two-core machine (CI dry run).
@@ -111,6 +118,8 @@ def test_segfault_hang_and_oom_children_are_recorded_and_the_campaign_goes_on(tm
     assert by_index[2]["signature"] == "tosa-int/oom@lower"
     assert by_index[3]["status"] not in ("native-crash", "timeout", "oom", "harness-error")
     assert {"tosa-int/native-crash/SIGSEGV@lower", "tosa-int/timeout@lower", "tosa-int/oom@lower"} <= set(state.buckets)
+    # torch's inductor cache (torchinductor_<user>) is shared by every process and kept on purpose.
+    assert sorted(p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_")) == []
     # Same seed, same cases: a second run has nothing left to do.
     again = run_campaign(cfg)
     assert len(_events(cfg.root)) == 4 and len(again.done) == 4
