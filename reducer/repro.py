@@ -208,7 +208,7 @@ def _localize_source() -> str:
                        tosa_reader._attribute, localize.NodeDivergence,
                        localize.Localization, localize.tosa_operators, localize.first_misshapen, localize.table_op_names, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter, localize._Knot,
-                       localize._Forced, localize.fusion_groups, localize.noise_floors, localize.table_interpolation, localize.beyond_noise,
+                       localize._is_int16_dequantize, localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
                        localize.unmatched_producers, localize.floor_not_applied,
                        localize.localize, localize.program_outputs, localize.node_qparams_by_key))
 

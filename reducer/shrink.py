@@ -49,7 +49,8 @@ def narrows(want: str, got: str) -> bool:
     among nodes whose lowered values were not matched; dropping nodes from the case can match
     them, which is the reduction working, not another bug (``sin(span)`` -> ``sin(alone)``).
     The node alone may also be named by the rule its error breaks: an int16 ``max-error@sin(span)``
-    whose sin, alone, is ``table-interpolation@sin(alone)`` (tests/data/int16-two-sins-span).
+    whose sin, alone, is ``table-interpolation@sin(alone)`` (a span's rule can only be judged
+    through the reference values of its unmatched producers).
     An unlocalised output or a propagated verdict never narrows a span."""
     span = _SPAN.match(want)
     if span is None:

@@ -237,12 +237,14 @@ def test_int16_sin_is_named_not_the_reshape_after_it():
 def test_a_value_made_in_unmatched_producers_is_blamed_on_the_span():
     """Two sins of one input: their TABLEs cannot be told apart, so sin_a matches no lowered
     tensor and the reshape after it is judged from sin_a's reference value. The reshape
-    computes nothing; the culprit is the span sin_a -> reshape, named ``sin(span)``."""
+    computes nothing; the culprit is the span sin_a -> reshape, named ``sin(span)``. Its
+    error is sin_a's TABLE interpolation: with the TABLE computed as TOSA does, nothing is
+    left (it was max-error before the rule reached inside spans and decompositions)."""
     from fuzz.judge.pipeline import run_case
 
     o = run_case(Case.load(SPAN_CASE))
     rows = _rows(o)
-    assert o.signature == "tosa-int16/compare/numerics-max-error@sin(span)"
+    assert o.signature == "tosa-int16/compare/numerics-table-interpolation@sin(span)"
     assert o.localization["culprit"] == "reshape" and rows["reshape"]["span"] == ["sin_a"]
     assert not rows["sin_a"]["checked"] and not rows["sin_b"]["checked"]
     assert o.message.startswith("the span sin_a (sin) -> reshape (reshape) is wrong locally")
@@ -302,13 +304,31 @@ def test_an_ill_conditioned_node_within_its_noise_floor_is_not_wrong():
 def test_a_wrong_ill_conditioned_node_is_still_wrong():
     """int16 layer_norm: its rsqrt is an int16 TABLE, 513 points interpolated over var + eps
     from about 1e-5 to 100, too coarse where rsqrt is steep (its codes 300 off the
-    reference's). The output is 434 LSB off; 1 LSB on the input moves it by 4 at most."""
+    reference's). The output is 434 LSB off; 1 LSB on the input moves it by 4 at most. So the
+    noise floor does not hide it, and the rule it breaks is named: with its rsqrt computed as
+    the TABLE computes it, nothing is left (``table-interpolation``, one bug with the lone
+    int16 tanh's)."""
     from fuzz.judge.pipeline import run_case
 
     o = run_case(Case.load(WRONG_LAYER_NORM_CASE))
     norm = _rows(o)["norm"]
-    assert o.signature == "tosa-int16/compare/numerics-max-error@layer_norm(alone)"
+    assert o.signature == "tosa-int16/compare/numerics-table-interpolation@layer_norm(alone)"
     assert norm["local_max"] > 400 and norm["noise_max"] < 10 and norm["beyond_noise"] > 400
+
+
+def _move_lowered_codes(monkeypatch, node: str, lsb: int) -> None:
+    """Fault injection: ``node``'s lowered codes moved by ``lsb``, clamped to their dtype, as a
+    wrong output zero point or table entry would make them."""
+    real = localize.lowered_values
+
+    def moved(*args):
+        found = real(*args)
+        if node in found:
+            info = np.iinfo(found[node].dtype)
+            found[node] = np.clip(found[node].astype(np.int32) + lsb, info.min, info.max).astype(found[node].dtype)
+        return found
+
+    monkeypatch.setattr(localize, "lowered_values", moved)
 
 
 @pytest.mark.pipeline
@@ -319,15 +339,7 @@ def test_a_small_error_on_well_conditioned_elements_shows_under_a_large_floor(mo
     move with their inputs: the floor is per element, no place for a real bug to hide."""
     from fuzz.judge.pipeline import run_case
 
-    real = localize.lowered_values
-
-    def off_by_five(*args):
-        found = real(*args)
-        if "norm" in found:
-            found["norm"] = np.clip(found["norm"].astype(np.int32) + 5, -128, 127).astype(found["norm"].dtype)
-        return found
-
-    monkeypatch.setattr(localize, "lowered_values", off_by_five)
+    _move_lowered_codes(monkeypatch, "norm", 5)
     o = run_case(Case.load(LAYER_NORM_CASE))
     norm = _rows(o)["norm"]
     assert o.signature == "tosa-int-fp/compare/numerics-max-error@layer_norm(alone)"
@@ -355,6 +367,19 @@ def test_an_int16_table_op_wrong_only_by_interpolation_is_that_rule_whatever_the
     case = Case.load(TANH_CASE)
     v = verify(render(case, o.signature, "1.5.1"), case, o.signature, sys.executable, runs=1)
     assert v.verified, v.to_dict()
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_table_op_wrong_beyond_interpolation_is_not_called_interpolation(monkeypatch):
+    """Fault injection: the tanh's lowered codes 5 LSB off its TABLE, as a wrong table entry
+    or output zero point would make them. The rule explains only what the TABLE computes,
+    so this stays max-error, a bug of its own."""
+    from fuzz.judge.pipeline import run_case
+
+    _move_lowered_codes(monkeypatch, "tanh_0", 5)
+    o = run_case(Case.load(TANH_CASE))
+    assert o.signature == "tosa-int16/compare/numerics-max-error@tanh(alone)"
 
 
 def test_the_knots_of_a_code_are_the_table_entries_on_either_side():

@@ -72,15 +72,17 @@ _UNKNOWN_OPERATOR = re.compile(r"(Unknown operator) <EdgeOpOverload: aten\.(?P<o
 #: saturated at the storage bound past a narrow qmin/qmax, fuzz.judge.oracle.code_report) and
 #: activation-floor (a relu or relu6 folded into its producer leaves codes below its
 #: zero-point, fuzz.judge.localize.floor_not_applied) and table-interpolation (an int16 TABLE op
-#: wrong only by the interpolation between its knots, fuzz.judge.localize.table_interpolation).
+#: wrong only by the interpolation between its knots, alone or inside a decomposition,
+#: fuzz.judge.localize._Forced._interpolated).
 #: The op and context are the variant.
 _RULE = re.compile(r"^(?P<key>compare/numerics-(?:" + "|".join(ORACLE_RULES + NODE_RULES) + r"))@(?P<variant>.*)$")
 _RULE_TITLES = {
     "compare/numerics-narrow-range": "wrong numerics (narrow-range): codes saturated at the storage bound past a narrow qmin/qmax",
     "compare/numerics-activation-floor": ("wrong numerics (activation-floor): a relu or relu6 folded into its producer "
                                           "leaves codes below its zero-point"),
-    "compare/numerics-table-interpolation": ("wrong numerics (table-interpolation): an int16 TABLE op is off only by the "
-                                             "linear interpolation between its 513 knots, 128 input codes apart"),
+    "compare/numerics-table-interpolation": ("wrong numerics (table-interpolation): an op lowered to int16 TABLEs (alone or "
+                                             "inside a decomposition: layer_norm's rsqrt) is off only by the linear "
+                                             "interpolation between the 513 knots, 128 input codes apart"),
 }
 #: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
 #: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
