@@ -108,7 +108,12 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
     ``_serialize_operator``): the JSON of its FX node, whose stack trace names the line of the
     generated model. Nodes that Arm passes create without a stack trace (the RESCALE and
     TRANSPOSE after a conv, on 1.2.0) inherit the case node of the operator that produced
-    their first attributed input: they finish that node's computation.
+    their first attributed input: they finish that node's computation. Unless a traced
+    operator of one other node reads the same input: then they start that node's computation
+    beside it. 1.5.1 lowers an int16 layer_norm's mean (REDUCE_SUM, MUL, SUB) without a
+    trace, next to the norm's traced RESCALE of the same input; inherited, its x - mean (of
+    the input's shape) became the value of the relu before the norm, 2061 LSB "wrong" (seed
+    202, tosa-int16 relu -> layer_norm, whose relu alone is exact).
 
     Except a TABLE that *replaced* a case node: InsertTableOpsPass (1.5.1
     ``_passes/insert_table_ops.py``) creates it with no trace of the op it replaces (sin,
@@ -133,6 +138,10 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
                 node = None
         traced.append(node)
     owning = set(traced)
+    traced_readers: dict[str, set[str]] = {}  # tensor -> the case nodes of traced operators reading it
+    for (_, inputs, _, _, _), node in zip(graph, traced):
+        for i in inputs if node is not None else ():
+            traced_readers.setdefault(i, set()).add(node)
     out = []
     produced_by: dict[str, str] = {}
     for (name, inputs, outputs, _, _), node in zip(graph, traced):
@@ -145,6 +154,9 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
                            and (src in n.inputs if src else any(i not in owning for i in n.inputs))]
                 if readers:  # one: the node it replaced; several: cannot tell which
                     node = readers[0] if len(readers) == 1 else None
+            else:
+                siblings = {r for i in inputs for r in traced_readers.get(i, ())} - {node}
+                node = siblings.pop() if len(siblings) == 1 else node
         if node is not None:
             produced_by.update((o, node) for o in outputs)
         out.append((name, outputs, node))
