@@ -171,7 +171,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         input_names=[t.name for t in case.inputs],
         check_numerics=numerics,
         oracle_source=_constants(oracle, "MAX_ERROR_LSB", "BIAS_LSB", "BIAS_MIN_ELEMENTS") + "\n\n\n"
-        + _sources(oracle.lsb_report, oracle.code_report, oracle.judge, qparams._is_dequantize, qparams.node_qparams, qparams.graph_output_qparams),
+        + _sources(oracle.lsb_report, oracle.code_report, oracle.judge, qparams.is_dequantize, qparams.node_qparams, qparams.graph_output_qparams),
         output_names=py(tuple(case.outputs)),
         localize_source=_localize_source() if numerics else "",
         **_delegation_context(case, expected),
@@ -208,7 +208,7 @@ def _localize_source() -> str:
                        tosa_reader._attribute, localize.NodeDivergence,
                        localize.Localization, localize.tosa_operators, localize.first_misshapen, localize.table_op_names, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter, localize._Knot,
-                       localize._is_int16_dequantize, localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
+                       localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
                        localize.unmatched_producers, localize.floor_not_applied,
                        localize.localize, localize.program_outputs, localize.node_qparams_by_key))
 

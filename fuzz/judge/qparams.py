@@ -40,7 +40,7 @@ def computing_node(node: torch.fx.Node) -> torch.fx.Node:
     return node
 
 
-def _is_dequantize(node: torch.fx.Node) -> bool:
+def is_dequantize(node: torch.fx.Node) -> bool:
     return node.op == "call_function" and "dequantize_per_tensor" in str(node.target)
 
 
@@ -59,7 +59,7 @@ def graph_output_qparams(gm: torch.fx.GraphModule) -> list[dict[str, Any] | None
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     outs = out_node.args[0]
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    return [node_qparams(o) if isinstance(o, torch.fx.Node) and _is_dequantize(o) else None for o in outs]
+    return [node_qparams(o) if isinstance(o, torch.fx.Node) and is_dequantize(o) else None for o in outs]
 
 
 def activation_evidence(case_nodes: list[Any], qparams: dict[str, dict[str, Any]]) -> list[str]:

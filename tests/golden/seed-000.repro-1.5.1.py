@@ -276,7 +276,7 @@ def judge(rep: dict[str, Any]) -> str | None:
     return None
 
 
-def _is_dequantize(node: torch.fx.Node) -> bool:
+def is_dequantize(node: torch.fx.Node) -> bool:
     return node.op == "call_function" and "dequantize_per_tensor" in str(node.target)
 
 
@@ -291,7 +291,7 @@ def graph_output_qparams(gm: torch.fx.GraphModule) -> list[dict[str, Any] | None
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     outs = out_node.args[0]
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    return [node_qparams(o) if isinstance(o, torch.fx.Node) and _is_dequantize(o) else None for o in outs]
+    return [node_qparams(o) if isinstance(o, torch.fx.Node) and is_dequantize(o) else None for o in outs]
 
 
 # Localisation, as armfuzz does it (fuzz.judge.localize and the helpers it calls, as source):
@@ -478,8 +478,9 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
     owning = set(traced)
     traced_readers: dict[str, set[str]] = {}  # tensor -> the case nodes of traced operators reading it
     for (_, inputs, _, _, _), node in zip(graph, traced):
-        for i in inputs if node is not None else ():
-            traced_readers.setdefault(i, set()).add(node)
+        if node is not None:
+            for i in inputs:
+                traced_readers.setdefault(i, set()).add(node)
     out = []
     produced_by: dict[str, str] = {}
     for (name, inputs, outputs, _, _), node in zip(graph, traced):
@@ -668,11 +669,6 @@ class _Knot:
         return ((self.codes(codes).double() - zp) * scale).to(torch.float32)
 
 
-def _is_int16_dequantize(n: Any) -> bool:
-    return (isinstance(n, torch.fx.Node) and n.op == "call_function" and "dequantize_per_tensor" in str(n.target)
-            and len(n.args) > 5 and n.args[5] == torch.int16)
-
-
 class _Forced(torch.fx.Interpreter):
     """Runs the quantized model, recording each case node's output codes and replacing them
     with the lowered codes of the same tensor where one is given.
@@ -706,10 +702,9 @@ class _Forced(torch.fx.Interpreter):
         self.output_nodes = set(self.outputs.values())
 
     def run_node(self, n: torch.fx.Node) -> Any:
-        if self.tables and _is_int16_dequantize(n):
+        if self.tables and is_dequantize(n) and n.args[5] == torch.int16 and any(map(self._is_table_op, n.users)):
             self.table_codes[n] = self.fetch_args_kwargs_from_env(n)[0][:3]  # its input is freed once it ran
-        if self.tables and n.op == "call_function" and getattr(n.target, "_opname", None) in self.tables \
-                and n.args and n.args[0] in self.table_codes:
+        if self.tables and self._is_table_op(n) and n.args and n.args[0] in self.table_codes:
             out = self._interpolated(n)
         else:
             out = super().run_node(n)
@@ -724,6 +719,9 @@ class _Forced(torch.fx.Interpreter):
         if self.jitter is not None and n in self.output_nodes:
             out = self.jitter.apply(out, n.args[3], n.args[4])
         return out
+
+    def _is_table_op(self, n: torch.fx.Node) -> bool:
+        return n.op == "call_function" and getattr(n.target, "_opname", None) in self.tables
 
     def _interpolated(self, n: torch.fx.Node) -> torch.Tensor:
         """``n`` (an op lowered to an int16 TABLE) as the TABLE computes it: its entries are the
@@ -870,6 +868,7 @@ def localize(
     acc: dict[str, dict[str, list[torch.Tensor]]] = {}
     operators: dict[bytes, list] = {}  # each delegate's graph is parsed once, whatever the samples
     table_ops: dict[bytes, set[str]] = {}
+    int16 = any((q or {}).get("dtype") == "int16" for q in qparams_by_node.values())  # an int8 TABLE is exact
     for index, (sample, runs) in enumerate(zip(samples, delegate_runs)):
         lowered: dict[str, np.ndarray] = {}
         table_names: set[str] = set()  # the ops the delegates lowered to TABLE operators
@@ -891,7 +890,7 @@ def localize(
             ill = [n.id for n in case.nodes if n.op in ILL_CONDITIONED and n.id in lowered and n.id in forced.codes]
             floors = noise_floors(converted, keys, lowered, node_shapes, plain.outputs, forced.codes, ill, sample) if ill else {}
             tabled = None
-            if table_names and any((q or {}).get("dtype") == "int16" for q in qparams_by_node.values()):
+            if table_names and int16:
                 tabled = _Forced(converted, keys, lowered, node_shapes, plain.outputs, tables=frozenset(table_names))
                 tabled.run(*sample)
         for node, got in lowered.items():
