@@ -179,6 +179,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         validator_source=validator_source() if "/invalid-tosa@" in expected else "",
         family=TARGETS[case.target].family,
         node_list=py([(n.id, n.op, list(n.inputs)) for n in case.nodes]),
+        float_nodes=py(case.float_nodes),
         node_shapes=py_dict({k: tuple(v) for k, v in shapes.items()}),
         **_family_symbols(case),
     )

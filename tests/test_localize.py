@@ -38,6 +38,10 @@ TANH_CASE = DATA / "int16-tanh-spikes.case.json"
 #: int16 relu -> layer_norm, heavy-tailed input (seed 202, tosa-int16, reduced by hand from a
 #: six-node case): the norm's mean is lowered without a trace, beside its traced RESCALE
 RELU_LAYER_NORM_CASE = DATA / "int16-relu-layernorm.case.json"
+#: INT+FP, layer_norm and linear left in float (module_activations), input calibrated with
+#: spikes so a row's spread is a few LSB: 1.5.1's DecomposeMeanDimPass rounds the norm's mean to
+#: the input's int8 grid (reduced from seed 202's vgf-int-fp bug a1f0b8bc775d)
+FLOAT_LAYER_NORM_CASE = DATA / "float-layernorm-linear.case.json"
 on_1_5_1 = pytest.mark.skipif(EXECUTORCH != "1.5.1", reason="behaviour measured on executorch 1.5.1")
 
 
@@ -115,6 +119,14 @@ def test_dump_parser_reads_integer_tensors_and_skips_float_ones():
 def test_fusion_groups_follow_single_use_unquantized_producers(seed_case):
     groups = fusion_groups(seed_case, {"relu", "merged", "conv2"})
     assert groups == {"relu": ["relu", "conv1"], "merged": ["merged"], "conv2": ["conv2"]}
+
+
+def test_a_node_left_in_float_is_not_fused_into_its_consumer(seed_case):
+    """conv1 left in float computes its own value: relu judged through it is a span with it."""
+    seed_case.quant.module_activations = {"conv1": "float"}
+    groups = fusion_groups(seed_case, {"relu", "merged", "conv2"})
+    assert groups["relu"] == ["relu"]
+    assert unmatched_producers(seed_case, "relu", {"relu", "merged", "conv2"}, groups) == ["conv1"]
 
 
 def test_numerics_verdict_names_culprit_propagation_or_unlocalized():
@@ -332,6 +344,20 @@ def test_untraced_operators_beside_a_nodes_traced_ones_are_that_nodes():
     rows = _rows(o)
     assert rows["relu_0"]["checked"] and rows["relu_0"]["symptom"] is None and rows["relu_0"]["local_max"] <= 1
     assert o.signature == "tosa-int16/compare/numerics-table-interpolation@layer_norm(alone)"
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_consumer_of_a_float_node_is_judged_as_a_span_with_it():
+    """The linear is exact; the float layer_norm before it is wrong (its mean rounded to the
+    input's int8 grid). Taken as fused into the linear, the bug was named
+    ``linear(after-layer_norm)``; the layer_norm's float value matches no lowered code, so the
+    culprit is the span, named by both ops."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(FLOAT_LAYER_NORM_CASE))
+    assert _rows(o)["linear_4"]["span"] == ["layer_norm_2"]
+    assert o.signature == "tosa-int-fp/compare/numerics-max-error@layer_norm+linear(span)"
 
 
 def _move_lowered_codes(monkeypatch, node: str, lsb: int) -> None:

@@ -147,6 +147,13 @@ class Case:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @property
+    def float_nodes(self) -> list[str]:
+        """The nodes left unquantized (``module_activations`` "float"): their lowered values
+        are float, never matched to lowered codes, so a consumer's local error is theirs too
+        (fuzz.judge.localize.fusion_groups)."""
+        return sorted(k for k, v in self.quant.module_activations.items() if v == "float")
+
+    @property
     def case_id(self) -> str:
         """Content hash: the same case has the same id on every machine."""
         canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
