@@ -63,7 +63,9 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path)
     buckets_seen: set[str] = set()
     logged_before: list[tuple[int, str]] = []
     kills = 0
-    while kills < 5:
+    # Three kills at random points: each one lands in another phase (start-up, mid-lowering,
+    # between results), and the assertion below needs three; five added a minute to CI.
+    while kills < 3:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(12.0, 24.0))
         if proc.poll() is not None:

@@ -42,6 +42,9 @@ RELU_LAYER_NORM_CASE = DATA / "int16-relu-layernorm.case.json"
 #: spikes so a row's spread is a few LSB: 1.5.1's DecomposeMeanDimPass rounds the norm's mean to
 #: the input's int8 grid (reduced from seed 202's vgf-int-fp bug a1f0b8bc775d)
 FLOAT_LAYER_NORM_CASE = DATA / "float-layernorm-linear.case.json"
+#: int16 batch_norm, running var 1e-4..1e-3 and eps 1e-3: var + eps quantizes to codes 5..7 of
+#: 2^-12, between the rsqrt TABLE's knots at 0 and 128 (reduced from seed 202's u85 bug 516b60c171cb)
+BATCH_NORM_SMALL_VAR_CASE = DATA / "int16-batchnorm-small-var.case.json"
 on_1_5_1 = pytest.mark.skipif(EXECUTORCH != "1.5.1", reason="behaviour measured on executorch 1.5.1")
 
 
@@ -358,6 +361,20 @@ def test_a_consumer_of_a_float_node_is_judged_as_a_span_with_it():
     o = run_case(Case.load(FLOAT_LAYER_NORM_CASE))
     assert _rows(o)["linear_4"]["span"] == ["layer_norm_2"]
     assert o.signature == "tosa-int-fp/compare/numerics-max-error@layer_norm+linear(span)"
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_table_op_off_by_interpolation_and_one_code_at_the_storage_bound_is_the_table_bug():
+    """1970 LSB from interpolating rsqrt between its knots, and one output code at -32768 past
+    int16's qmin -32767: the table rule explains the error, so the bug is the table's, not a
+    max-error of its own."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(BATCH_NORM_SMALL_VAR_CASE))
+    row = _rows(o)["batch_norm_3"]
+    assert row["local_max"] > 1000
+    assert o.signature == "tosa-int16/compare/numerics-table-interpolation@batch_norm(alone)"
 
 
 def _move_lowered_codes(monkeypatch, node: str, lsb: int) -> None:
