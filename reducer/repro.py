@@ -35,7 +35,7 @@ from fuzz.generate.codegen import (
     weight_assignments,
 )
 from fuzz.generate.ops import py
-from fuzz.judge import delegation, localize, oracle, qparams
+from fuzz.judge import delegation, localize, oracle, pass_shapes, qparams
 from fuzz.judge.signature import (
     crash_signature,
     frames_of,
@@ -180,6 +180,9 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         family=TARGETS[case.target].family,
         node_list=py([(n.id, n.op, list(n.inputs)) for n in case.nodes]),
         float_nodes=py(case.float_nodes),
+        watch_shapes="/compare/numerics-shape@" in expected,
+        pass_shapes_source=_sources(pass_shapes.output_sizes, pass_shapes.watch_pass_output_sizes)
+        if "/compare/numerics-shape@" in expected else "",
         node_shapes=py_dict({k: tuple(v) for k, v in shapes.items()}),
         **_family_symbols(case),
     )
@@ -311,7 +314,7 @@ def signature_from_run(case: Case, returncode: int, stderr: str) -> str:
         return f"{target}/lower/{deleg['verdict']}@{deleg['detail']}"
     shape = _tagged(stderr, "ARMFUZZ-SHAPE ")
     if shape is not None:
-        return wrong_shape_signature(target, next((n.op for n in case.nodes if n.id == shape["node"]), None))
+        return wrong_shape_signature(target, next((n.op for n in case.nodes if n.id == shape["node"]), None), shape.get("pass"))
     invalid = _tagged(stderr, "ARMFUZZ-INVALID-TOSA ")
     if invalid is not None and invalid.get("violations"):
         return invalid_tosa_signature(target, invalid["violations"])

@@ -150,6 +150,31 @@ def test_the_activation_floor_rule_is_one_bug_for_relu_and_relu6():
     assert bug_title(floor.key).startswith("wrong numerics (activation-floor)") and other.key.endswith("@relu(nonfuseable)")
 
 
+def test_a_pass_that_gets_shapes_wrong_is_one_bug_with_the_crashes_it_raises_about_shapes():
+    """Seed 202 on 1.5.1: ConvertMinMaxPass reads amin/amax over all dims (dim=[]) as no
+    reduction: a wrong output size at amin and at amax, and a cat's size check failing while the
+    pass retraces. RewritePadPass ignores a negative reflect pad and refuses a negative constant
+    one. One bug per pass, a crash; another pass's crash about shapes is its own bug, and a
+    crash of the pass about anything else stays apart."""
+    sigs = ["tosa-int-fp/compare/numerics-shape@amin(ConvertMinMaxPass)",
+            "ethos-u85-256/compare/numerics-shape@amax(ConvertMinMaxPass)",
+            "tosa-int16/lower/RuntimeError@ConvertMinMaxPass: Sizes of tensors must match except in dimension 1. Expected <n> in "
+            "dimension <n> but got <n> for tensor number <n> in the list",
+            "vgf-int/compare/numerics-shape@pad(RewritePadPass)",
+            "vgf-int-fp/lower/TosaValueError@RewritePadPass: Expected padding values to be non-negative, got <n> and <n>",
+            "tosa-int/compare/numerics-shape@conv_transpose2d(delegate-output)",
+            "tosa-int/lower/ValueError@ConvertMinMaxPass: Unexpected arg size <n> in <node>"]
+    minmax, pad, unnamed, other = group([_bucket(s, k, k, 3) for k, s in enumerate(sigs)], {})
+    assert minmax.key == "wrong-shape@ConvertMinMaxPass" and minmax.tier == "crash"
+    members = [m["member"] for m in minmax.meta()["members"]]
+    assert members[:2] == ["amin: wrong output size", "amax: wrong output size"] and len(members) == 3
+    assert members[2].startswith("RuntimeError: Sizes of tensors must match except in dimension 1.")
+    assert pad.key == "wrong-shape@RewritePadPass" and len(pad.buckets) == 2
+    assert bug_title(pad.key).startswith("RewritePadPass gets shapes wrong")
+    assert unnamed.key == "compare/numerics-shape@conv_transpose2d(delegate-output)" and unnamed.tier == "numerics"
+    assert other.key == "ValueError@ConvertMinMaxPass: Unexpected arg size <n> in <node>"
+
+
 UNKNOWN_OP = ("{t}/lower/RuntimeError@process_node.process_call_function: Unknown operator <EdgeOpOverload: aten.{op}.default>: "
               "schema = aten::{op}(Tensor self) -> Tensor for TOSA : TOSA-1.0+INT+FP")
 

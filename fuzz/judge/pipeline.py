@@ -27,7 +27,7 @@ from fuzz.core.errors import CaseError, NotOnThisRelease, ToolMissing
 from fuzz.core.targets import TARGETS
 from fuzz.generate.case import Case
 from fuzz.generate.codegen import build_model, calibration_data
-from fuzz.judge import compat, delegation, localize, oracle, qparams, regimes
+from fuzz.judge import compat, delegation, localize, oracle, pass_shapes, qparams, regimes
 from fuzz.judge.outcome import Outcome
 from fuzz.judge.signature import (
     PASS_NAME_LIST,
@@ -149,9 +149,13 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
         node = (localize.first_misshapen(e.graph, source.line_to_node, case.nodes, case.validate()) if e.graph else None) \
             or qparams.origin(qparams.computing_node(e.node), source.line_to_node)
         op = next((n.op for n in case.nodes if n.id == node), None)
+        changed = getattr(e, "changed_by", None)
         _fail(outcome, "numerics", "execute", "WrongOutputShape", "reference-model", str(e), e)
-        outcome.signature = wrong_shape_signature(outcome.target, op)
+        outcome.signature = wrong_shape_signature(outcome.target, op, changed["pass"] if changed else None)
         outcome.message = f"{node} ({op}): {e}" if op else str(e)
+        if changed:
+            outcome.message += (f" ({changed['pass']} changed the size of a graph output from {changed['before']} "
+                                f"to {changed['after']} elements)")
     except compat.InvalidTosaGraph as e:
         _fail(outcome, "invalid-tosa", "lower", "InvalidTosaGraph", "tosa-check", str(e), e)
         outcome.signature = invalid_tosa_signature(outcome.target, e.violations)
@@ -188,6 +192,15 @@ def _lower_and_judge(case, t, model, source, samples, outcome: Outcome, stage: _
                 dumped = [f.read_bytes() for f in dumped_tosa_files(artifacts)]
                 _raise_if_invalid(dumped, evidence=f"{type(root_cause(e)).__name__}: {root_cause(e)}")
             raise
+
+
+@contextlib.contextmanager
+def _watching_output_sizes(changes: list[dict]) -> Iterator[None]:
+    unwatch = pass_shapes.watch_pass_output_sizes(changes)
+    try:
+        yield
+    finally:
+        unwatch()
 
 
 def _emitted_graphs(t, artifacts: str, lowered_gm) -> list[bytes]:
@@ -232,7 +245,8 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
     out_qparams = qparams.graph_output_qparams(converted)
     with stage("export-quantized"):
         exported_q = torch.export.export(converted, example)
-    with stage("lower"), compat.recording_compiler_inputs(t) as compiler_inputs:
+    shape_changes: list[dict] = []  # passes that changed a graph output's size (fuzz.judge.pass_shapes)
+    with stage("lower"), compat.recording_compiler_inputs(t) as compiler_inputs, _watching_output_sizes(shape_changes):
         edge = a.to_edge_transform_and_lower(
             exported_q, partitioner=[compat.partitioner(t, spec)], compile_config=compat.edge_compile_config()
         )
@@ -275,7 +289,11 @@ def _lower_and_judge_in(artifacts: str, case, t, model, source, samples, outcome
         with runner.dispatch, torch.no_grad():
             for s in samples:
                 before = len(runner.calls)
-                gots.append(_as_list(module(*s)))
+                try:
+                    gots.append(_as_list(module(*s)))
+                except compat.WrongOutputShape as e:
+                    e.changed_by = shape_changes[0] if shape_changes else None
+                    raise
                 delegate_runs.append(runner.calls[before:])
     with stage("compare"):
         with torch.no_grad():

@@ -78,13 +78,17 @@ ORACLE_RULES = ("narrow-range",)
 NODE_RULES = ("activation-floor", "table-interpolation")
 
 
-def wrong_shape_signature(target: str, op: str | None) -> str:
+def wrong_shape_signature(target: str, op: str | None, changed_by: str | None = None) -> str:
     """A delegate output with another element count than the program declares
-    (fuzz.judge.compat.WrongOutputShape), named at the case op that computes it: ``amin``
-    with ``dim=()`` (all dims) returns its input unreduced, a negative pad returns the
-    uncropped tensor. Wrong output, so numerics; the shapes stay out of the key, since the
-    same rule breaks at every rank. Shared by the pipeline and the repro verifier."""
-    return numerics_signature(target, "shape", f"{op}(delegate-output)" if op else "delegate-output(unlocalized)")
+    (fuzz.judge.compat.WrongOutputShape), named at the case op that computes it and the pass
+    that changed the output's size, when one did (fuzz.judge.pass_shapes): ``amin`` with
+    ``dim=()`` (all dims) returns its input unreduced after ConvertMinMaxPass,
+    ``amin(ConvertMinMaxPass)``; otherwise ``(delegate-output)`` (a node visitor or the
+    serialisation made it). Wrong output, so numerics; the shapes stay out of the key, since
+    the same rule breaks at every rank. Shared by the pipeline and the repro verifier."""
+    if not op:
+        return numerics_signature(target, "shape", "delegate-output(unlocalized)")
+    return numerics_signature(target, "shape", f"{op}({changed_by or 'delegate-output'})")
 
 
 def locate(tb: TracebackType | None) -> tuple[str, str | None]:

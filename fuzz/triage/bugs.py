@@ -84,6 +84,15 @@ _RULE_TITLES = {
                                              "inside a decomposition: layer_norm's rsqrt) is off only by the linear "
                                              "interpolation between the 513 knots, 128 input codes apart"),
 }
+#: A wrong output shape named by the pass that changed the output's size (fuzz.judge.pass_shapes):
+#: ``compare/numerics-shape@amin(ConvertMinMaxPass)``; ``(delegate-output)`` names none.
+_SHAPE_BY_PASS = re.compile(r"^compare/numerics-shape@(?P<op>\w+)\((?P<pass>\w+Pass)\)$")
+#: A crash a pass raises about sizes, shapes or padding: what the same wrong shape does when it
+#: meets another op while the pass retraces (ConvertMinMaxPass's amin(dim=[]) before a cat:
+#: "Sizes of tensors must match"), or the pass refusing the input whose shape it gets wrong
+#: elsewhere (RewritePadPass: a negative reflect pad returns the uncropped tensor, a negative
+#: constant pad raises "Expected padding values to be non-negative").
+_SHAPE_CRASH = re.compile(r"^\w+@(?P<pass>\w+Pass): .*\b(?:[Ss]izes? of tensors?|of size|[Ss]hapes?|dimension|padding)\b")
 #: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
 #: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
 _CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
@@ -103,7 +112,16 @@ def bug_key(signature: str) -> str | None:
     m = _RULE.match(key)
     if m:
         return m["key"]
+    m = _SHAPE_BY_PASS.match(key) or _SHAPE_CRASH.match(key)
+    if m:
+        return wrong_shape_key(m["pass"])
     return _UNKNOWN_OPERATOR.sub(r"\1 <op> \3", key)
+
+
+def wrong_shape_key(pass_name: str) -> str:
+    """One bug per pass that gets shapes wrong: its wrong output sizes, whatever op showed them,
+    and the size, shape or padding errors it raises (``_SHAPE_BY_PASS``, ``_SHAPE_CRASH``)."""
+    return f"wrong-shape@{pass_name}"
 
 
 def bug_variant(signature: str) -> str | None:
@@ -120,6 +138,11 @@ def bug_variant(signature: str) -> str | None:
     m = _RULE.match(key) or _UNKNOWN_OPERATOR.search(key)
     if m:
         return m["variant"] if "variant" in m.groupdict() else m["op"]
+    m = _SHAPE_BY_PASS.match(key)
+    if m:
+        return f"{m['op']}: wrong output size"
+    if _SHAPE_CRASH.match(key):
+        return key.split("@", 1)[0] + ": " + key.split(": ", 1)[1][:120]
     return None
 
 
@@ -147,6 +170,9 @@ def bug_title(key: str) -> str:
     """A bug's key as a sentence, for tables and report headings."""
     if key in _RULE_TITLES:
         return _RULE_TITLES[key]
+    if key.startswith("wrong-shape@"):
+        return (f"{key.removeprefix('wrong-shape@')} gets shapes wrong: a delegate output of another size than "
+                "the program declares, or a size, shape or padding error it raises")
     family = family_of_key(key)
     if family:
         return f"missed quantization ({family}): {FAMILIES[family]}"
