@@ -145,6 +145,8 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
     numerics = any(part in expected for part in ("/serialize/", "/execute/", "/compare/"))
     if numerics and rel is not None and not rel.serializes:
         raise CaseError(f"executorch {release} cannot serialize here, so a repro that runs the program cannot run on it")
+    # A wrong output shape is named by the pass that made it: the repro watches the passes too.
+    watch_shapes = "/compare/numerics-shape@" in expected
     fn, call = _config_call(case)
     module_calls = _module_config_calls(case)
     ms = model_source(case, class_name="Repro")
@@ -180,9 +182,9 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         family=TARGETS[case.target].family,
         node_list=py([(n.id, n.op, list(n.inputs)) for n in case.nodes]),
         float_nodes=py(case.float_nodes),
-        watch_shapes="/compare/numerics-shape@" in expected,
-        pass_shapes_source=_sources(pass_shapes.output_sizes, pass_shapes.watch_pass_output_sizes)
-        if "/compare/numerics-shape@" in expected else "",
+        watch_shapes=watch_shapes,
+        pass_shapes_source=_sources(pass_shapes.output_sizes, pass_shapes.watch_pass_output_sizes, pass_shapes.describe)
+        if watch_shapes else "",
         node_shapes=py_dict({k: tuple(v) for k, v in shapes.items()}),
         **_family_symbols(case),
     )

@@ -316,11 +316,13 @@ class WrongOutputShape(RuntimeError):
     lowered program declares for it: a miscompilation (the graph computes another tensor),
     which upstream's runner would only report as a failed reshape in numpy_to_torch_tensor.
     ``node`` is the delegate's FX output node and ``graph`` its TOSA graph, for the caller to
-    name the case op whose value took the wrong shape."""
+    name the case op whose value took the wrong shape. ``changed_by`` is set by the pipeline:
+    the first pass that changed a graph output's size (fuzz.judge.pass_shapes), if one did."""
 
     def __init__(self, index: int, node: Any, got: tuple[int, ...], want: tuple[int, ...], graph: bytes = b"") -> None:
         super().__init__(f"delegate output {index}: the TOSA graph returns shape {list(got)}, the program expects {list(want)}")
         self.index, self.node, self.got, self.want, self.graph = index, node, got, want, graph
+        self.changed_by: dict[str, Any] | None = None
 
 
 class InvalidTosaGraph(RuntimeError):

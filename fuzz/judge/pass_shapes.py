@@ -22,14 +22,11 @@ from typing import Any
 
 def output_sizes(graph_module: Any) -> list[int | None]:
     """The element count of each output of a graph (None where its value is not a tensor)."""
-    nodes = getattr(getattr(graph_module, "graph", None), "nodes", None)
-    if not nodes:
+    graph = getattr(graph_module, "graph", None)
+    found = graph.find_nodes(op="output") if graph is not None else []
+    if not found:
         return []
-    out = next(iter(reversed(nodes)))
-    if out.op != "output":
-        out = next((n for n in nodes if n.op == "output"), None)
-        if out is None:
-            return []
+    out = found[0]
     values = out.args[0] if isinstance(out.args[0], (tuple, list)) else [out.args[0]]
     sizes: list[int | None] = []
     for v in values:
@@ -73,3 +70,8 @@ def watch_pass_output_sizes(changes: list[dict[str, Any]]) -> Any:
             cls.__call__ = call
 
     return unwatch
+
+
+def describe(change: dict[str, Any]) -> str:
+    """What a recorded change says in a verdict's message (the worker's and the repro's)."""
+    return f"{change['pass']} changed the size of a graph output from {change['before']} to {change['after']} elements"

@@ -149,13 +149,11 @@ def _run_stages(case: Case, t, outcome: Outcome, stage: "_Stages") -> None:
         node = (localize.first_misshapen(e.graph, source.line_to_node, case.nodes, case.validate()) if e.graph else None) \
             or qparams.origin(qparams.computing_node(e.node), source.line_to_node)
         op = next((n.op for n in case.nodes if n.id == node), None)
-        changed = getattr(e, "changed_by", None)
         _fail(outcome, "numerics", "execute", "WrongOutputShape", "reference-model", str(e), e)
-        outcome.signature = wrong_shape_signature(outcome.target, op, changed["pass"] if changed else None)
+        outcome.signature = wrong_shape_signature(outcome.target, op, e.changed_by["pass"] if e.changed_by else None)
         outcome.message = f"{node} ({op}): {e}" if op else str(e)
-        if changed:
-            outcome.message += (f" ({changed['pass']} changed the size of a graph output from {changed['before']} "
-                                f"to {changed['after']} elements)")
+        if e.changed_by:
+            outcome.message += f" ({pass_shapes.describe(e.changed_by)})"
     except compat.InvalidTosaGraph as e:
         _fail(outcome, "invalid-tosa", "lower", "InvalidTosaGraph", "tosa-check", str(e), e)
         outcome.signature = invalid_tosa_signature(outcome.target, e.violations)

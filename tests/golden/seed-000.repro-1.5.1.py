@@ -997,11 +997,9 @@ def check_output_shapes(graph, arrays, output_node):
         want = list(node.meta["val"].shape)
         if array.size != node.meta["val"].numel():
             case_node = first_misshapen(graph, LINE_TO_NODE, NODES, SHAPES) or origin(computing_node(node), LINE_TO_NODE)
-            changed = None
+            by_pass, by = None, ""
             print("ARMFUZZ-SHAPE " + json.dumps({"node": case_node, "got": list(array.shape), "want": want,
-                                                 "pass": changed and changed["pass"]}), file=sys.stderr)
-            by = (f" ({changed['pass']} changed the size of a graph output from {changed['before']} to {changed['after']} elements)"
-                  if changed else "")
+                                                 "pass": by_pass}), file=sys.stderr)
             sys.exit(f"delegate output {i} ({case_node}): the TOSA graph returns shape {list(array.shape)}, the program expects {want}{by}")
 
 
