@@ -175,6 +175,25 @@ def test_a_pass_that_gets_shapes_wrong_is_one_bug_with_the_crashes_it_raises_abo
     assert other.key == "ValueError@ConvertMinMaxPass: Unexpected arg size <n> in <node>"
 
 
+def test_a_span_joins_the_one_op_of_it_that_shows_the_same_symptom_alone():
+    """Seed 202 on 1.5.1: the bilinear RESIZE that ignores scale_factor, as a lone interpolate
+    on INT and as a span with a float interpolate on INT+FP. A span whose symptom shows at
+    two of its ops, or at none, or only with another symptom, stays its own bug."""
+    sigs = ["tosa-int/compare/numerics-max-error@interpolate(alone)",
+            "vgf-int-fp/compare/numerics-max-error@interpolate+relu6(span)",
+            "tosa-int16/compare/numerics-max-error@conv2d+sigmoid(span)",
+            "tosa-int16/compare/numerics-max-error@conv2d(alone)",
+            "tosa-int16/compare/numerics-max-error@sigmoid(after-add)",
+            "tosa-int/compare/numerics-bias@add+mean(span)",
+            "tosa-int/compare/numerics-max-error@mean(alone)",
+            "tosa-int/compare/numerics-max-error@sin(span)"]
+    bugs = {b.key: b for b in group([_bucket(s, k, k, 3) for k, s in enumerate(sigs)], {})}
+    resize = bugs["compare/numerics-max-error@interpolate(alone)"]
+    assert resize.buckets == sigs[:2] and resize.targets == {"tosa-int", "vgf-int-fp"}
+    assert resize.representative[4] == sigs[0]  # the span is evidence, not what is reduced
+    assert set(bugs) == {bug_key(s) for s in sigs} - {bug_key(sigs[1])}
+
+
 UNKNOWN_OP = ("{t}/lower/RuntimeError@process_node.process_call_function: Unknown operator <EdgeOpOverload: aten.{op}.default>: "
               "schema = aten::{op}(Tensor self) -> Tensor for TOSA : TOSA-1.0+INT+FP")
 

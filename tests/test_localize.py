@@ -45,6 +45,9 @@ FLOAT_LAYER_NORM_CASE = DATA / "float-layernorm-linear.case.json"
 #: int16 batch_norm, running var 1e-4..1e-3 and eps 1e-3: var + eps quantizes to codes 5..7 of
 #: 2^-12, between the rsqrt TABLE's knots at 0 and 128 (reduced from seed 202's u85 bug 516b60c171cb)
 BATCH_NORM_SMALL_VAR_CASE = DATA / "int16-batchnorm-small-var.case.json"
+#: int16 graph, its avg_pool2d (ceil_mode) quantized int8 (module_activations), then an int16
+#: add of the pool with itself (reduced from seed 202's tosa-int16 bucket f04cb3dc6ad7)
+INT8_POOL_IN_INT16_CASE = DATA / "int16-graph-int8-avgpool.case.json"
 on_1_5_1 = pytest.mark.skipif(EXECUTORCH != "1.5.1", reason="behaviour measured on executorch 1.5.1")
 
 
@@ -375,6 +378,23 @@ def test_a_table_op_off_by_interpolation_and_one_code_at_the_storage_bound_is_th
     row = _rows(o)["batch_norm_3"]
     assert row["local_max"] > 1000
     assert o.signature == "tosa-int16/compare/numerics-table-interpolation@batch_norm(alone)"
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_an_int8_node_in_an_int16_graph_is_judged_in_its_own_domain():
+    """The pool's int8 output is requantized into the int16 add's domain by a RESCALE that
+    carries the pool's line. That RESCALE's int16 codes were taken as the pool's value and
+    judged against its int8 range: "out-of-range, 1460 LSB". The pool is within 1 int8 LSB,
+    and the add's 32 int16 LSB are that 1 LSB (scale ratio 16, doubled by x + x): carried
+    rounding, not a bug."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(INT8_POOL_IN_INT16_CASE))
+    rows = _rows(o)
+    assert rows["avg_pool2d_1"]["qparams"]["dtype"] == "int8" and rows["avg_pool2d_1"]["local_max"] <= 1
+    assert rows["add_2"]["local_max"] <= 2 and rows["add_2"]["propagated_max"] > 2  # the end-to-end error is there
+    assert o.signature == "tosa-int16/compare/numerics-propagated@add"
 
 
 def _move_lowered_codes(monkeypatch, node: str, lsb: int) -> None:

@@ -12,11 +12,13 @@ from fuzz.generate.ops import all_ops
 def test_surface_lists_what_the_registry_lacks(capsys):
     from fuzz.views.surface import surface
 
-    s = surface()
+    # One sample in one spelling per op (230 s -> under a minute in CI); `armfuzz surface`
+    # measures every spelling on three samples.
+    s = surface(samples=1, every_spelling=False)
     d = s.to_dict()
     with capsys.disabled():
-        print(f"\nregistry reaches {len(d['reached'])} of the backend's {d['backend_ops']} supported aten ops; "
-              f"missing {len(d['missing'])}: {' '.join(p.removeprefix('aten.') for p in d['missing'])}")
+        print(f"\nregistry reaches at least {len(d['reached'])} of the backend's {d['backend_ops']} supported aten ops "
+              f"(one sample, one spelling per op; `armfuzz surface` for all)")
     # What the registry writes must be found as what the backend supports: a conv case that
     # no longer exports to aten.convolution would be a registry bug, not a gap.
     for packet, op in (("aten.convolution", "conv2d"), ("aten.relu", "relu"), ("aten.cat", "cat"), ("aten.add", "add"),

@@ -265,9 +265,13 @@ def lowered_values(
     codes: dict[str, np.ndarray],
     groups: dict[str, list[str]],
     shapes: dict[str, tuple[int, ...]],
+    dtypes: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Case node -> its lowered codes: the last integer tensor, in graph order, of an operator
-    from the node or from a producer fused into it, with the node's shape."""
+    from the node or from a producer fused into it, with the node's shape and, where
+    ``dtypes`` names it, the dtype of the node's own quantization. An int8 node in an int16
+    graph ends in the RESCALE into its int16 consumer's domain, traced to the node; that
+    tensor is the consumer's input, not the node's value (see :func:`quantize_keys`)."""
     owner = {member: node for node, members in groups.items() for member in members}
     found: dict[str, np.ndarray] = {}
     for _, outputs, node in operators:
@@ -275,7 +279,7 @@ def lowered_values(
         if key is None:
             continue
         for name in outputs:
-            if name in codes:
+            if name in codes and (not dtypes or key not in dtypes or codes[name].dtype == np.dtype(dtypes[key])):
                 arr = _as_reference_layout(codes[name], shapes[key])
                 if arr is not None:
                     found[key] = arr
@@ -286,10 +290,17 @@ def lowered_values(
 
 
 def quantize_keys(converted: torch.fx.GraphModule, line_to_node: dict[int, str]) -> dict[torch.fx.Node, str]:
-    """Each quantize node of the converted model -> the case node (or graph input) it quantizes."""
+    """Each quantize node of the converted model -> the case node (or graph input) it quantizes.
+
+    A requantization, the quantize of a dequantize, computes nothing: it moves a value from
+    one domain to another (an int8 module's output into its int16 consumer's). It is left to
+    the reference, so each node is judged in its own domain. Keyed to the int8 avg_pool2d
+    whose line it carries, its int16 codes were judged against the pool's int8 range: "out
+    of range, 1460 LSB" at a pool whose int8 output was within 1 LSB (seed 202, tosa-int16
+    add -> avg_pool2d (int8) -> add; the graph output's 32 int16 LSB are that 1 int8 LSB)."""
     keys: dict[torch.fx.Node, str] = {}
     for n in converted.graph.nodes:
-        if is_quantize(n):
+        if is_quantize(n) and not (isinstance(n.args[0], torch.fx.Node) and is_dequantize(n.args[0])):
             src = n.args[0]
             key = src.name if src.op == "placeholder" else origin(src, line_to_node)
             if key is not None:
@@ -565,6 +576,7 @@ def localize(
     operators: dict[bytes, list] = {}  # each delegate's graph is parsed once, whatever the samples
     table_ops: dict[bytes, set[str]] = {}
     int16 = any((q or {}).get("dtype") == "int16" for q in qparams_by_node.values())  # an int8 TABLE is exact
+    dtypes = {k: q["dtype"] for k, q in qparams_by_node.items() if q and q.get("dtype") in ("int8", "int16")}
     for index, (sample, runs) in enumerate(zip(samples, delegate_runs)):
         lowered: dict[str, np.ndarray] = {}
         table_names: set[str] = set()  # the ops the delegates lowered to TABLE operators
@@ -572,7 +584,7 @@ def localize(
             if tosa_bytes not in operators:
                 operators[tosa_bytes] = tosa_operators(tosa_bytes, line_to_node, case.nodes)
                 table_ops[tosa_bytes] = table_op_names(tosa_bytes)
-            lowered.update(lowered_values(operators[tosa_bytes], dump_codes(tosa_bytes, inputs), groups, node_shapes))
+            lowered.update(lowered_values(operators[tosa_bytes], dump_codes(tosa_bytes, inputs), groups, node_shapes, dtypes))
             table_names |= table_ops[tosa_bytes]
         for node, (value, q) in (outputs[index] if outputs else {}).items():
             own = qparams_by_node.get(node)
