@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -54,6 +53,7 @@ from typing import Any
 from fuzz.execution.pool import ReleasePool
 from fuzz.generate.case import Case
 from fuzz.judge.outcome import Outcome
+from fuzz.judge.signature import CULPRIT_LABEL
 from fuzz.triage.bugs import bug_key, bug_variant
 from fuzz.triage.families import spelling_variant
 
@@ -91,7 +91,8 @@ def matches(bug: dict[str, Any], signature: str) -> bool:
 
 def _without_context(key: str) -> str:
     """``compare/numerics-max-error@sigmoid(unlocalized)`` -> ``compare/numerics-max-error@sigmoid``."""
-    return re.sub(r"^(compare/numerics-[\w-]+@[\w.]+)\(.*\)$", r"\1", key)
+    m = CULPRIT_LABEL.match(key)
+    return m["head"] + m["op"] if m else key
 
 
 def verdict(outcome: Outcome) -> str:

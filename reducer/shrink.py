@@ -11,7 +11,6 @@ signature is reported as such, never silently kept.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -19,7 +18,7 @@ from typing import Callable
 from fuzz.core.errors import CaseError
 from fuzz.generate.case import Case
 from fuzz.judge.outcome import Outcome
-from fuzz.judge.signature import NODE_RULES
+from fuzz.judge.signature import CULPRIT_LABEL, NODE_RULES, SPAN_LABEL
 from fuzz.replay.corpus import observed
 from reducer.passes import PASSES, cost, prune
 
@@ -37,12 +36,6 @@ def same_bug(want: str, got: str, allow_target_change: bool) -> bool:
     return got_rest == want_rest or narrows(want_rest, got_rest)
 
 
-#: ``compare/numerics-<symptom>@<op>+<op>(span)`` (fuzz.judge.signature.span_label), and a
-#: culprit ``compare/numerics-<symptom>@<op>(<context>)``
-_SPAN = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<ops>\w+(?:\+\w+)*)\(span\)$")
-_CULPRIT = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<op>\w+)\((?P<context>[\w,-]*)\)$")
-
-
 def narrows(want: str, got: str) -> bool:
     """``got`` names fewer of the ops of ``want``'s span, with the same symptom: a smaller
     span, or one node of it found wrong on its own. A span is a value gone wrong somewhere
@@ -52,14 +45,14 @@ def narrows(want: str, got: str) -> bool:
     whose sin, alone, is ``table-interpolation@sin(alone)`` (a span's rule can only be judged
     through the reference values of its unmatched producers).
     An unlocalised output or a propagated verdict never narrows a span."""
-    span = _SPAN.match(want)
+    span = SPAN_LABEL.match(want)
     if span is None:
         return False
     ops = set(span["ops"].split("+"))
-    smaller = _SPAN.match(got)
+    smaller = SPAN_LABEL.match(got)
     if smaller is not None:
         return smaller["head"] == span["head"] and set(smaller["ops"].split("+")) < ops
-    one = _CULPRIT.match(got)
+    one = CULPRIT_LABEL.match(got)
     if one is None or one["op"] not in ops or one["context"] == "unlocalized":
         return False
     return one["head"] == span["head"] or one["head"] in {f"compare/numerics-{rule}@" for rule in NODE_RULES}

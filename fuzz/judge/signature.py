@@ -163,6 +163,13 @@ def numerics_verdict(target: str, localization: dict, ops: dict[str, str], bad: 
     return "numerics", numerics_signature(target, first["symptom"], f"{ops[first['output']]}(unlocalized)")
 
 
+#: A numerics key or signature (after its target) at a span, as :func:`span_label` writes it:
+#: ``compare/numerics-<symptom>@<op>+<op>(span)``; and at one culprit, as :func:`culprit_label`
+#: writes it: ``compare/numerics-<symptom>@<op>(<context>)`` (a one-op span matches both).
+SPAN_LABEL = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<ops>\w+(?:\+\w+)*)\(span\)$")
+CULPRIT_LABEL = re.compile(r"^(?P<head>compare/numerics-[\w-]+@)(?P<op>\w+)\((?P<context>[\w,-]*)\)$")
+
+
 def span_label(span_ops: list[str]) -> str:
     """``sin(span)``, ``conv2d+sin(span)``: a wrong value made somewhere in a span of nodes
     (fuzz.judge.localize.unmatched_producers), named by the ops in it that compute, sorted.

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuzz.core.targets import TARGETS
-from fuzz.judge.signature import NODE_RULES, ORACLE_RULES
+from fuzz.judge.signature import CULPRIT_LABEL, NODE_RULES, ORACLE_RULES, SPAN_LABEL
 from fuzz.triage.families import FAMILIES, family_key, family_of, family_of_key, spelling_variant
 from fuzz.triage.tiers import tier
 
@@ -97,9 +97,6 @@ _SHAPE_BY_PASS = re.compile(r"^compare/numerics-shape@(?P<op>\w+)\((?P<pass>\w+P
 #: elsewhere (RewritePadPass: a negative reflect pad returns the uncropped tensor, a negative
 #: constant pad raises "Expected padding values to be non-negative").
 _SHAPE_CRASH = re.compile(r"^\w+@(?P<pass>\w+Pass): .*\b(?:[Ss]izes? of tensors?|of size|[Ss]hapes?|dimension|padding)\b")
-#: A numerics key at a span of nodes (fuzz.judge.signature.span_label) and at one culprit op
-_SPAN_KEY = re.compile(r"^(?P<symptom>compare/numerics-[\w-]+)@(?P<ops>[\w+]+)\(span\)$")
-_CULPRIT_KEY = re.compile(r"^(?P<symptom>compare/numerics-[\w-]+)@(?P<op>\w+)\((?P<context>[^)]*)\)$")
 #: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
 #: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
 _CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
@@ -343,14 +340,14 @@ def span_homes(keys: set[str]) -> dict[str, str]:
     it as ``interpolate(alone)`` on INT and as ``interpolate+relu6(span)`` with the interpolate
     left in float on INT+FP, which the reducer narrowed to a lone interpolate. A span whose
     symptom shows at none or at several of its ops stays its own bug."""
-    culprits = [(m, k) for k in keys if (m := _CULPRIT_KEY.match(k)) and m["context"] != "span"]
+    culprits = [(m, k) for k in keys if (m := CULPRIT_LABEL.match(k)) and m["context"] != "span"]
     out = {}
     for key in keys:
-        span = _SPAN_KEY.match(key)
+        span = SPAN_LABEL.match(key)
         if not span:
             continue
         ops = set(span["ops"].split("+"))
-        homes = [k for m, k in culprits if m["symptom"] == span["symptom"] and m["op"] in ops]
+        homes = [k for m, k in culprits if m["head"] == span["head"] and m["op"] in ops]
         if len(homes) == 1:
             out[key] = homes[0]
     return out

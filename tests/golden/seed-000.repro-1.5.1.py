@@ -619,8 +619,9 @@ def lowered_values(
         key = owner.get(node) if node is not None else None
         if key is None:
             continue
+        want = (dtypes or {}).get(key)
         for name in outputs:
-            if name in codes and (not dtypes or key not in dtypes or codes[name].dtype == np.dtype(dtypes[key])):
+            if name in codes and want in (None, codes[name].dtype.name):
                 arr = _as_reference_layout(codes[name], shapes[key])
                 if arr is not None:
                     found[key] = arr
@@ -891,8 +892,8 @@ def localize(
     acc: dict[str, dict[str, list[torch.Tensor]]] = {}
     operators: dict[bytes, list] = {}  # each delegate's graph is parsed once, whatever the samples
     table_ops: dict[bytes, set[str]] = {}
-    int16 = any((q or {}).get("dtype") == "int16" for q in qparams_by_node.values())  # an int8 TABLE is exact
     dtypes = {k: q["dtype"] for k, q in qparams_by_node.items() if q and q.get("dtype") in ("int8", "int16")}
+    int16 = "int16" in dtypes.values()  # an int8 TABLE is exact
     for index, (sample, runs) in enumerate(zip(samples, delegate_runs)):
         lowered: dict[str, np.ndarray] = {}
         table_names: set[str] = set()  # the ops the delegates lowered to TABLE operators
