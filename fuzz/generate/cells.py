@@ -31,6 +31,11 @@ CORE_FAMILY = "conv"
 #: Regimes of the core: a relu/clamp next to a conv or linear that cannot fuse, or whose
 #: domain a cat shares with a sibling (seed 000 and the RewriteConvPass bug).
 CORE_REGIMES = ("act-nonfuseable", "shared-domain-mismatch", "clamp-inside-range")
+#: The core's regime on targets with int16 activations: a conv or linear with bias whose int16
+#: activations need an int48 bias (the mission's third regime, seed 001). Counting it reached is
+#: not enough: every int16 conv with bias reaches it, and the three bugs of it that executorch
+#: fixed hide in what feeds the conv (a TABLE op, a grouped conv, an add after it).
+INT16_CORE_REGIME = "int16-int48-bias"
 #: Regimes and configurations about quantized weights: only ops with weights reach them.
 WEIGHT_REGIMES = ("weight-zero-channel", "weight-channel-spread", "int16-int48-bias",
                   "config-per-tensor-weights", "config-a8w4")
@@ -89,6 +94,11 @@ def reachable_cells(target: str) -> tuple[str, ...]:
 
 def core_cells(target: str) -> list[str]:
     """The core's cells on ``target``: conv-family ops in the non-fuseable and shared-domain
-    regimes."""
-    return [cell(r, CORE_FAMILY) for r in CORE_REGIMES if r in applicable_regimes(target)]
+    regimes, and in the int48-bias regime where the target has int16 activations."""
+    return [cell(r, CORE_FAMILY) for r in (*CORE_REGIMES, INT16_CORE_REGIME) if r in applicable_regimes(target)]
+
+
+def producer_families() -> list[str]:
+    """Every family that computes a tensor of its own, and a graph input: what may feed an op."""
+    return sorted({op.family for n, op in all_ops().items() if n not in FUSEABLE} | {INPUT})
 

@@ -128,10 +128,11 @@ def cat_of_cat(b: GraphBuilder) -> None:
         b.add("cat", [inner, ins[2]], {"dim": 1})
 
 
-def operand_of(b: GraphBuilder, ops: list[str], act: tuple[str, ...] = (), cat: bool = False) -> None:
+def operand_of(b: GraphBuilder, ops: list[str], act: tuple[str, ...] = (), cat: bool = False) -> str | None:
     """conv_act_cat_sibling for any producer: one of ``ops`` (the graph input itself when
     none) on inputs of a shape it takes, then an activation of kind ``act`` if given, then a
-    cat with a sibling input if ``cat``. The generator aims a cell's family with it."""
+    cat with a sibling input if ``cat``. The generator aims a cell's family with it. Returns
+    the operand (the producer or its activation; not the cat), None if none could be added."""
     p = None
     for name in b.rng.sample(ops, min(len(ops), 4)):  # a few ops: not every one samples on its probe shapes
         op = all_ops()[name]
@@ -146,6 +147,21 @@ def operand_of(b: GraphBuilder, ops: list[str], act: tuple[str, ...] = (), cat: 
     if p and cat and len(b.shapes[p]) >= 2:
         y = b.new_input([*b.shapes[p][:1], b.rng.choice([1, 2, 4]), *b.shapes[p][2:]])
         b.add("cat", [p, y] if b.rng.random() < 0.7 else [y, p], {"dim": 1})
+    return p
+
+
+def biased_conv_after(b: GraphBuilder, ops: list[str]) -> None:
+    """A conv2d (linear below rank 4) with bias fed by one of ``ops`` (a graph input when
+    none). An int16 conv's bias is split off as int48 by a pass keyed on its input's dtype, and
+    what that dtype is at that pass depends on the producer: a TABLE op is inserted after it
+    (executorch 1.1.0 kept an INT32 bias then), a cat's input is rescaled first."""
+    src = operand_of(b, ops)
+    if src is None:
+        return
+    name = "conv2d" if len(b.shapes[src]) == 4 else "linear"
+    params = all_ops()[name].sample_params(b.rng, b.shapes[src]) if all_ops()[name].accepts(b.shapes[src]) else None
+    if params is not None:
+        b.add(name, [src], {**params, "bias": True})
 
 
 MOTIFS: dict[str, Callable[[GraphBuilder], None]] = {

@@ -25,25 +25,39 @@ STEER_SHARE = 0.7
 #: floor 0: seed bug 2/5 (-, -, -, 1.4, 1.5 min; 1 core-aimed case of 83 on seed 0);
 #: 0.2: 5/5 (2.3 0.3 0.3 1.0 0.3, median 0.3, main's figure before cells); 0.4: 5/5
 #: (2.0 0.6 0.3 0.8 0.3, median 0.6). The smallest floor that restored the seed bug; twice
-#: as much found it no sooner and takes cases from every other cell.
+#: as much found it no sooner and takes cases from every other cell. That was 3 core cells:
+#: the floor is kept per cell, so a target with int16 activations, whose core adds the
+#: int48-bias cell, gives its core 4/15 of the cases (core_floor).
 CORE_FLOOR = 0.2
+CORE_CELL_SHARE = CORE_FLOOR / 3
 #: Cases aimed at a cell without reaching it that count as one result reaching it: a cell no
 #: case can reach (a regime a family never shows) would otherwise take every steered case.
 GIVE_UP = 4
 
 
 def pick_focus(state: CampaignState, seed: int, index: int, target: str) -> str | None:
-    """A cell for this case (``"regime@family"``), or None: a core cell for CORE_FLOOR of the
-    cases, else the target's least-reached cell (ties broken by a seeded draw)."""
+    """A cell for this case (``"regime@family"``), or None: a core cell for core_floor of the
+    cases, each as often, else the target's least-reached cell (ties broken by a seeded draw).
+
+    The floor ignores coverage: a core cell counts as reached whatever shape reached it, and
+    the int48-bias cell is reached by every int16 conv with bias, so least-reached would never
+    aim at it, while its bugs need the conv's producer varied (fuzz.generate.patterns.biased_conv_after)."""
     rng = random.Random(derive_seed(seed, "focus", index, target))
     roll = rng.random()
     if roll >= STEER_SHARE:
         return None
-    pool = core_cells(target) if roll < CORE_FLOOR else reachable_cells(target)
+    if roll < core_floor(target):
+        return rng.choice(core_cells(target))
+    pool = reachable_cells(target)
     reached, missed = state.cells[target], state.misses[target]
     score = {c: reached.get(c, 0) + missed.get(c, 0) / GIVE_UP for c in pool}
     least = min(score.values())
     return rng.choice([c for c in pool if score[c] == least])
+
+
+def core_floor(target: str) -> float:
+    """Share of ``target``'s cases aimed at its core cells: CORE_CELL_SHARE for each."""
+    return CORE_CELL_SHARE * len(core_cells(target))
 
 
 class SeededJobs(JobSource):
