@@ -32,6 +32,10 @@ start-up included, as a user waits for it). ``--commit`` runs another armfuzz (a
 worktree of that commit: the 16-op registry is 298583d) on the same bugs, for the
 comparison at equal time. Results go to ``bench/results/recall-<label>.jsonl``, one line per
 (bug, seed), and the table prints per bug the seeds that found it and the minutes.
+
+    python bench/recall.py rescore --keep DIR --label LABEL [--bugs id,...]
+
+matches the campaigns a ``run --keep DIR`` kept again, with the matching of this checkout.
 """
 
 from __future__ import annotations
@@ -289,16 +293,46 @@ def cmd_run(args: argparse.Namespace) -> int:
                 seen, results = run_campaign(checkout, release, target, members, seed, args.minutes, args.workers, keep)
                 print(f"# {release} {target} seed {seed}: {len(seen)}/{len(members)} bugs, {results} results, "
                       f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
-                for bug in members:
-                    t = seen.get(bug["id"])
-                    found[bug["id"]].append(None if t is None else t / 60)
-                    sink.write(json.dumps({"label": label, "commit": args.commit, "bug": bug["id"], "release": release,
-                                           "target": target, "seed": seed, "budget_min": args.minutes,
-                                           "found": t is not None, "minutes": None if t is None else round(t / 60, 2),
-                                           "results": results}) + "\n")
-                    sink.flush()
+                _record(sink, found, {"label": label, "commit": args.commit, "release": release, "target": target,
+                                      "seed": seed, "budget_min": args.minutes, "results": results}, members, seen)
     print_recall(bugs, found, args.minutes, label)
     return 0
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    """Match the kept campaigns of an earlier ``run`` again, with today's matching (a bug key
+    that now groups more, say): what ``run`` would have printed, without running anything. A
+    campaign ``run`` stopped once its bugs were all seen can only show those sightings or
+    earlier ones."""
+    bugs = _selected(args.bugs)
+    if bugs is None:
+        return 2
+    keep = Path(args.keep)
+    out = ROOT / "bench" / "results" / f"recall-{args.label}.jsonl"
+    found: dict[str, list[float | None]] = defaultdict(list)
+    with out.open("a") as sink:
+        for (release, target), members in groups(bugs).items():
+            for camp in sorted(keep.glob(f"*-{release}-{target}-seed*")):
+                seed = camp.name.rsplit("-seed", 1)[1]
+                if not camp.is_dir() or not seed.isdigit():
+                    continue
+                results = sum(1 for _ in (camp / "events.jsonl").open()) if (camp / "events.jsonl").exists() else 0
+                _record(sink, found, {"label": args.label, "commit": None, "release": release, "target": target,
+                                      "seed": int(seed), "budget_min": args.minutes, "results": results,
+                                      "rescored": str(camp)}, members, sightings(camp, members))
+    print_recall(bugs, found, args.minutes, args.label)
+    return 0
+
+
+def _record(sink: Any, found: dict[str, list[float | None]], row: dict[str, Any], members: list[dict[str, Any]],
+            seen: dict[str, float]) -> None:
+    """One results line per bug of a campaign (``row`` says which), and its minutes in ``found``."""
+    for bug in members:
+        t = seen.get(bug["id"])
+        found[bug["id"]].append(None if t is None else t / 60)
+        sink.write(json.dumps({**row, "bug": bug["id"], "found": t is not None,
+                               "minutes": None if t is None else round(t / 60, 2)}) + "\n")
+        sink.flush()
 
 
 def print_recall(bugs: list[dict[str, Any]], found: dict[str, list[float | None]], minutes: float, label: str) -> None:
@@ -348,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--label", default="", help="name of the results file (default: head or commit-<sha>)")
     run.add_argument("--keep", default="", help="directory for the campaigns and their logs (default: a temp dir)")
     run.set_defaults(run=cmd_run)
+    rescore = sub.add_parser("rescore", help="match the kept campaigns of an earlier run again, with today's matching")
+    rescore.add_argument("--keep", required=True, help="the --keep directory of that run")
+    rescore.add_argument("--label", required=True, help="name of the results file")
+    rescore.add_argument("--bugs", default="", help="comma-separated bug ids (default: all)")
+    rescore.add_argument("--minutes", type=float, default=10.0, help="the run's budget, for the table's heading")
+    rescore.set_defaults(run=cmd_rescore)
     args = ap.parse_args(argv)
     return args.run(args)
 

@@ -39,6 +39,13 @@ def test_tensor_names_and_profile_strings_do_not_split_a_bug():
     dtype = ("{t}/lower/ValueError@operator_validation_utils.validate_valid_dtype: Expected tensor {w} in tosa.CONV2D.default "
              "to have one of the following dtypes: ['DType.INT48'], got: DType.INT32")
     assert len({bug_key(dtype.format(t=t, w=w)) for t in ("ethos-u55-128", "tosa-int16") for w in ("<param>", "p_conv2d_1_weight", "hwicm")}) == 1
+    # the same wrong operand on a depthwise conv is the same bug (one pass prepares both), its
+    # kind the variant; executorch 1.1.0 made both from tosa-int16 table -> conv campaigns
+    plain, depthwise = dtype.format(t="tosa-int16", w="<param>"), dtype.format(t="tosa-int16", w="<param>").replace(
+        "tosa.CONV2D", "tosa.DEPTHWISE_CONV2D")
+    assert bug_key(depthwise) == bug_key(plain) and "tosa.CONV2D.default" in bug_key(plain)
+    assert (bug_variant(plain), bug_variant(depthwise)) == ("CONV2D", "DEPTHWISE_CONV2D")
+    assert bug_key(plain.replace("CONV2D", "TRANSPOSE_CONV2D")) != bug_key(plain)
     # English after "tensor" is not a name: these stay two bugs
     rank = "tosa-int/lower/RuntimeError@MmToBmmPass: Input tensor {w} rank <n>, must be <n>"
     assert bug_key(rank.format(w="has")) != bug_key(rank.format(w="had"))

@@ -80,7 +80,7 @@ def _steered(target: str) -> list[int]:
 
     from fuzz.generate.recipes import derive_seed
 
-    return [i for i in range(400) if seeded.CORE_FLOOR <= random.Random(derive_seed(5, "focus", i, target)).random() < seeded.STEER_SHARE]
+    return [i for i in range(400) if seeded.core_floor(target) <= random.Random(derive_seed(5, "focus", i, target)).random() < seeded.STEER_SHARE]
 
 
 def test_pick_focus_aims_at_the_least_reached_cell_and_gives_up_on_a_missed_one():
@@ -104,6 +104,35 @@ def test_pick_focus_keeps_the_core_floor_however_well_the_core_is_covered():
     core = sum(p in core_cells(target) for p in picks) / len(picks)
     assert abs(core - seeded.CORE_FLOOR) < 0.06
     assert abs(sum(p is None for p in picks) / len(picks) - (1 - seeded.STEER_SHARE)) < 0.06
+
+
+def test_the_floor_aims_at_each_core_cell_however_often_it_was_reached():
+    """On an int16 target the int48-bias cell joins the core. Every int16 conv with bias
+    reaches it, so the floor must aim at it whatever coverage says: about a quarter of the
+    floor each, the floor one CORE_CELL_SHARE per cell."""
+    target = "tosa-int16"
+    core = core_cells(target)
+    assert "int16-int48-bias@conv" in core and len(core) == 4 and "int16-int48-bias@conv" not in core_cells("tosa-int")
+    state = CampaignState()
+    state.cells[target].update({c: 0 for c in core})
+    state.cells[target]["int16-int48-bias@conv"] = 1000
+    picks = [seeded.pick_focus(state, 5, i, target) for i in range(2000)]
+    aimed = {c: sum(p == c for p in picks) / len(picks) for c in core}
+    assert all(abs(share - seeded.CORE_CELL_SHARE) < 0.02 for share in aimed.values()), aimed
+
+
+def test_the_int48_bias_cell_feeds_a_biased_conv_from_every_family():
+    """int16-int48-bias@conv: each case has an int16 conv or linear with bias, and what feeds
+    it is drawn family by family (a TABLE op before the conv was executorch 1.1.0's INT32-bias
+    crash), so 40 cases see most families, the activations' TABLE ops among them."""
+    producers = set()
+    for index in range(40):
+        case = generate(3, index, "tosa-int16", "int16-int48-bias@conv")
+        nodes = {n.id: n for n in case.nodes}
+        biased = [n for n in case.nodes if n.op in ("conv2d", "linear") and n.params.get("bias")]
+        assert biased and case.quant.activations == "int16", case.to_dict()
+        producers |= {family_at(nodes, n.inputs[0]) for n in biased}
+    assert len(producers) >= 7 and {"activation", "input", "pointwise"} <= producers, producers
 
 
 def test_plain_regime_foci_regenerate_the_cases_they_made_before_cells():
