@@ -237,6 +237,12 @@ def sightings(campaign: Path, bugs: list[dict[str, Any]]) -> dict[str, float]:
     return found
 
 
+def event_count(campaign: Path) -> int:
+    """Lines of a campaign's event log (0 before it has one): the results column."""
+    events = campaign / "events.jsonl"
+    return sum(1 for _ in events.open()) if events.exists() else 0
+
+
 def run_campaign(checkout: Path, release: str, target: str, bugs: list[dict[str, Any]], seed: int, minutes: float,
                  workers: int, keep: Path) -> tuple[dict[str, float], int]:
     """One campaign on ``release`` and ``target`` until every one of ``bugs`` was seen or the
@@ -261,7 +267,7 @@ def run_campaign(checkout: Path, release: str, target: str, bugs: list[dict[str,
                     proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    results = sum(1 for _ in (camp / "events.jsonl").open()) if (camp / "events.jsonl").exists() else 0
+    results = event_count(camp)
     return sightings(camp, bugs), results
 
 
@@ -316,7 +322,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                 seed = camp.name.rsplit("-seed", 1)[1]
                 if not camp.is_dir() or not seed.isdigit():
                     continue
-                results = sum(1 for _ in (camp / "events.jsonl").open()) if (camp / "events.jsonl").exists() else 0
+                results = event_count(camp)
                 _record(sink, found, {"label": args.label, "commit": None, "release": release, "target": target,
                                       "seed": int(seed), "budget_min": args.minutes, "results": results,
                                       "rescored": str(camp)}, members, sightings(camp, members))

@@ -34,7 +34,7 @@ CORE_REGIMES = ("act-nonfuseable", "shared-domain-mismatch", "clamp-inside-range
 #: The core's regime on targets with int16 activations: a conv or linear with bias whose int16
 #: activations need an int48 bias (the mission's third regime, seed 001). Counting it reached is
 #: not enough: every int16 conv with bias reaches it, and the three bugs of it that executorch
-#: fixed hide in what feeds the conv (a TABLE op, a grouped conv, an add after it).
+#: fixed hide around the conv (a TABLE op feeding it, its groups, an add after it).
 INT16_CORE_REGIME = "int16-int48-bias"
 #: Regimes and configurations about quantized weights: only ops with weights reach them.
 WEIGHT_REGIMES = ("weight-zero-channel", "weight-channel-spread", "int16-int48-bias",
@@ -83,7 +83,7 @@ def families_for(regime: str) -> list[str]:
         return _families([n for n, op in all_ops().items() if op.has_weights])
     if regime in CONFIG_ACT_REGIMES:
         return _families([n for n in all_ops() if n not in MOVEMENT_OPS and n not in FUSEABLE])
-    return sorted({op.family for n, op in all_ops().items() if n not in FUSEABLE} | {INPUT})
+    return producer_families()
 
 
 @cache

@@ -158,10 +158,10 @@ def biased_conv_after(b: GraphBuilder, ops: list[str]) -> None:
     src = operand_of(b, ops)
     if src is None:
         return
-    name = "conv2d" if len(b.shapes[src]) == 4 else "linear"
-    params = all_ops()[name].sample_params(b.rng, b.shapes[src]) if all_ops()[name].accepts(b.shapes[src]) else None
+    op = all_ops()["conv2d" if len(b.shapes[src]) == 4 else "linear"]
+    params = op.sample_params(b.rng, b.shapes[src]) if op.accepts(b.shapes[src]) else None
     if params is not None:
-        b.add(name, [src], {**params, "bias": True})
+        b.add(op.name, [src], {**params, "bias": True})
 
 
 MOTIFS: dict[str, Callable[[GraphBuilder], None]] = {
