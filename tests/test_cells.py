@@ -135,6 +135,27 @@ def test_the_int48_bias_cell_feeds_a_biased_conv_from_every_family():
     assert len(producers) >= 7 and {"activation", "input", "pointwise"} <= producers, producers
 
 
+def test_the_clamp_cell_cats_a_bounded_activation_with_a_wider_non_negative_sibling():
+    """clamp-inside-range@conv: a clamp/hardtanh/relu6 whose output a cat shares with a sibling
+    calibrated on [0, 8 or more], past relu6's 6 with the zp still at qmin. That is where
+    executorch 1.4.1 fused the activation and lost its upper bound; the `positive` recipe
+    tops out at 4. The sibling misses its recipe only when later growth adds an input after
+    it (the focused recipe goes on the last input): 52 of these 60 have it."""
+    def wide_sibling(case):
+        cal = case.calibration["inputs"]
+        for cat in (n for n in case.nodes if n.op == "cat"):
+            bounded = any(n.id in cat.inputs and n.op in ("clamp", "hardtanh", "relu6") for n in case.nodes)
+            wide = any(isinstance(cal.get(i), dict) and cal[i]["kind"] == "uniform" and cal[i]["low"] == 0.0
+                       and cal[i]["high"] >= 8.0 for i in cat.inputs)
+            if bounded and wide:
+                return True
+        return False
+
+    cases = [generate(3, index, "tosa-int", "clamp-inside-range@conv") for index in range(60)]
+    assert sum(map(wide_sibling, cases)) >= 45
+    assert not any(map(wide_sibling, (generate(3, index, "tosa-int", "clamp-inside-range") for index in range(20))))
+
+
 def test_plain_regime_foci_regenerate_the_cases_they_made_before_cells():
     """Campaigns resume by regenerating logged cases: every focus that existed before cells
     (None and each plain regime) must make byte-identical cases. The hash was taken on main

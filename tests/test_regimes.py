@@ -43,6 +43,16 @@ def test_clamp_bounds_inside_the_input_domain():
     assert "clamp-inside-range" not in outside
 
 
+def test_bounds_inside_the_output_domain_a_cat_shares():
+    """relu6 -> cat with a sibling on [0, 20]: the shared output domain reaches past 6, so
+    fusing the relu6 into its conv at zp == qmin would lose the upper bound (1.4.1's bug)."""
+    case = _case([Node("conv1", "conv2d", ["x"], CONV, "module"), Node("act", "relu6", ["conv1"], {}, "module")])
+    shared, evidence, _ = classify(case, Facts(tensors={"act": _qp(20 / 255, -128)}))  # [0, 20]
+    assert "clamp-inside-range" in shared and any("inside output domain" in e for e in evidence)
+    own, _, _ = classify(case, Facts(tensors={"act": _qp(6 / 255, -128)}))  # [0, 6]: its own range
+    assert "clamp-inside-range" not in own
+
+
 def test_cat_of_mismatched_natural_ranges():
     case = _case([Node("m", "cat", ["x", "y"], {"dim": 1}, "torch")], inputs=(("x", [1, 2, 4, 4]), ("y", [1, 2, 4, 4])))
     seedlike, _, _ = classify(case, Facts(float_ranges={"x": (0.0, 0.86), "y": (-0.064, 0.93)}))

@@ -10,7 +10,7 @@ from fuzz.core.targets import TARGETS
 #: Regime name -> what it means. Order is the report order.
 REGIMES: dict[str, str] = {
     "act-nonfuseable": "relu/relu6/hardtanh/clamp output zp != qmin: cannot fuse into its producer",
-    "clamp-inside-range": "clamp/hardtanh/relu6 bounds cut inside the input's quantized range",
+    "clamp-inside-range": "clamp/hardtanh/relu6 bounds cut inside the input's or the output's quantized range",
     "shared-domain-mismatch": "cat inputs with very different natural ranges forced into one domain",
     "scale-at-min": "a tensor whose scale is at the quantizer's minimum (near-constant or all-zero)",
     "scale-huge": "a tensor whose quantized range spans 100 or more (outliers)",

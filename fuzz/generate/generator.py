@@ -28,7 +28,8 @@ from fuzz.generate.patterns import MOTIFS, SEED_ACTIVATIONS, GraphBuilder, biase
 #: 2 drew, each case draws compile-spec options (fuzz.core.target_options) and mixed-precision
 #: modules (int8, int16 where the spec has it, float); no in-place op downstream of an expand.
 #: 4: the int16-int48-bias@conv cell is a conv with bias fed by an op of any family.
-GENERATOR_VERSION = 4
+#: 5: a clamp-inside-range case cats its activation with a sibling calibrated on [0, 8..64].
+GENERATOR_VERSION = 5
 
 #: Ops drawn more often than the rest: the conv/activation/cat neighbourhood is where the
 #: quantization regimes (non-fuseable activations, shared cat domains, int48 bias) are made.
@@ -94,16 +95,19 @@ def _attempt(rng: random.Random, target: str, focus: str | None, ops: frozenset[
             for _ in range(rng.choice([1, 1, 2, 2, 3])):
                 _random_input(b)
     _grow(b, rng.randint(0 if started else 1, 3 if started else MAX_NODES), favour=family)
-    return _finish(b, rng, target, regime, domains)
+    return _finish(b, rng, target, regime, domains, cell=family is not None)
 
 
 #: What a cell's operand meets in the regimes about an activation's or a cat's operand: the
 #: activation kinds (none: no activation) and whether a cat with a sibling follows.
 _OPERAND_SHAPE: dict[str, tuple[tuple[str, ...], bool]] = {
     "act-nonfuseable": (SEED_ACTIVATIONS, True),  # a shared cat domain moves the zp
-    "clamp-inside-range": (("clamp", "hardtanh", "relu6"), False),
+    "clamp-inside-range": (("clamp", "hardtanh", "relu6"), True),  # the cat's domain reaches past the bounds
     "shared-domain-mismatch": ((), True),
 }
+#: Regimes about an activation's bounds: the conv motif may draw a relu, which has none, so
+#: their cells always build the operand shape (a bounded activation, then a cat).
+_BOUNDED = ("clamp-inside-range",)
 
 
 def _start_cell(b: GraphBuilder, regime: str, family: str) -> None:
@@ -116,7 +120,7 @@ def _start_cell(b: GraphBuilder, regime: str, family: str) -> None:
     if family == cells.CORE_FAMILY and regime == cells.INT16_CORE_REGIME:
         producer = b.rng.choice(cells.producer_families())
         biased_conv_after(b, cells.family_ops(producer) if producer != cells.INPUT else [])
-    elif family == cells.CORE_FAMILY and regime in _FOCUS_MOTIF and b.rng.random() < 0.5:
+    elif family == cells.CORE_FAMILY and regime in _FOCUS_MOTIF and regime not in _BOUNDED and b.rng.random() < 0.5:
         MOTIFS[_FOCUS_MOTIF[regime]](b)
     else:
         act, cat = _OPERAND_SHAPE.get(regime, ((), False))
@@ -124,7 +128,7 @@ def _start_cell(b: GraphBuilder, regime: str, family: str) -> None:
 
 
 def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None,
-            domains: target_options.Domains | None) -> Case | None:
+            domains: target_options.Domains | None, cell: bool = False) -> Case | None:
     """The grown graph as a valid case: live nodes, used inputs, quant config, recipes."""
     if not b.nodes:
         return None
@@ -144,7 +148,7 @@ def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None,
         nodes=nodes,
         outputs=outputs,
         weights=_weights(rng, nodes, focus),
-        calibration=_calibration(rng, inputs, nodes, focus),
+        calibration=_calibration(rng, inputs, nodes, focus, cell),
         quant=quant,
         target=target,
         seed=rng.randrange(2**31),
@@ -289,11 +293,19 @@ _CALIB_FOR_FOCUS = {
     "shared-domain-mismatch": "shifted",
     "act-nonfuseable": "shifted",
 }
+#: A cell's (regime@family) calibration: its clamp-inside-range cases cat a bounded activation
+#: with a sibling wider than its bounds (_OPERAND_SHAPE), non-negative so the shared zp stays
+#: at qmin and the activation still fuses: executorch 1.4.1 then lost the upper bound (the
+#: hardtanh-fused-ignoring-max bug; `positive` tops out at 4, under relu6's 6). Plain regime
+#: foci keep _CALIB_FOR_FOCUS, so the cases they made before cells stay the same.
+_CALIB_FOR_CELL = {**_CALIB_FOR_FOCUS, "clamp-inside-range": "wide_positive"}
 
 
 def _calib_recipe(rng: random.Random, family: str) -> dict[str, Any]:
     if family == "positive":
         return {"kind": "uniform", "low": 0.0, "high": rng.choice([0.5, 1.0, 4.0])}
+    if family == "wide_positive":  # above relu6's 6: _CALIB_FOR_CELL
+        return {"kind": "uniform", "low": 0.0, "high": rng.choice([8.0, 20.0, 64.0])}
     if family == "signed":
         return {"kind": "uniform", "low": -1.0, "high": 1.0}
     if family == "normal":
@@ -317,10 +329,11 @@ def _calib_recipe(rng: random.Random, family: str) -> dict[str, Any]:
 _FAMILIES = ["positive", "positive", "signed", "normal", "shifted", "negative", "constant", "sparse", "heavy_tailed", "spikes"]
 
 
-def _calibration(rng: random.Random, inputs: list[TensorSpec], nodes: list[Node], focus: str | None) -> dict:
+def _calibration(rng: random.Random, inputs: list[TensorSpec], nodes: list[Node], focus: str | None,
+                 cell: bool = False) -> dict:
     samples = rng.choice([1, 2, 3])
     per_input: dict[str, Any] = {}
-    wanted = _CALIB_FOR_FOCUS.get(focus or "")
+    wanted = (_CALIB_FOR_CELL if cell else _CALIB_FOR_FOCUS).get(focus or "")
     for idx, t in enumerate(inputs):
         # The focused family goes on the last input: in a motif that is the cat sibling.
         family = wanted if wanted and idx == len(inputs) - 1 else rng.choice(_FAMILIES)

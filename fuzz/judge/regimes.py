@@ -136,13 +136,18 @@ def classify(case: Any, facts: Facts) -> Reached:
         if n.op in FUSEABLE_ACTIVATIONS and qp and qp["zp"] != qp["qmin"]:
             hit("act-nonfuseable", f"{n.id} ({n.op}) output zp={qp['zp']}, qmin={qp['qmin']}, scale={qp['scale']:.6g}", [n.id])
         if n.op in ("clamp", "hardtanh", "relu6"):
-            src = facts.tensors.get(n.inputs[0])
             lo, hi = _bounds(n)
-            if src:
-                dom_lo = (src["qmin"] - src["zp"]) * src["scale"]
-                dom_hi = (src["qmax"] - src["zp"]) * src["scale"]
-                if (lo is not None and lo > dom_lo + src["scale"]) or (hi is not None and hi < dom_hi - src["scale"]):
-                    hit("clamp-inside-range", f"{n.id} bounds [{lo}, {hi}] inside input domain [{dom_lo:.4g}, {dom_hi:.4g}]", [n.id])
+            # The input's domain, or the output's when a cat shares a wider one with it: then
+            # the bounds are not where the output's qmin/qmax are, and fusing the activation
+            # away loses them (executorch 1.4.1's hardtanh fusion, fixed by ad9902c464).
+            for side, dom in (("input", facts.tensors.get(n.inputs[0])), ("output", facts.tensors.get(n.id))):
+                if not dom:
+                    continue
+                dom_lo = (dom["qmin"] - dom["zp"]) * dom["scale"]
+                dom_hi = (dom["qmax"] - dom["zp"]) * dom["scale"]
+                if (lo is not None and lo > dom_lo + dom["scale"]) or (hi is not None and hi < dom_hi - dom["scale"]):
+                    hit("clamp-inside-range", f"{n.id} bounds [{lo}, {hi}] inside {side} domain [{dom_lo:.4g}, {dom_hi:.4g}]", [n.id])
+                    break
         if n.op == "cat":
             rs = [facts.float_ranges.get(i) for i in n.inputs]
             if all(rs) and len(rs) > 1:
