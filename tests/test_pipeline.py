@@ -161,6 +161,25 @@ def test_overrunning_case_is_a_timeout_and_leaves_the_process_that_ran_it_sound(
 
 
 @pytest.mark.pipeline
+def test_an_operand_validator_is_where_a_dialect_op_refused_its_node_on_every_profile():
+    """tanh -> adaptive_avg_pool2d of a 1x1 input gives AVG_POOL2D a float input. Its dtype
+    validator refuses it in RewriteAvgPool2dPass on INT and, with another message, in
+    ComputeConstantOpsAOTPass on INT+FP (seed 202 filed them as two bugs). Both are named by
+    the op and its validator, and group as one bug, the message its variant."""
+    from fuzz.triage.bugs import bug_key, bug_variant
+
+    case = Case(inputs=[TensorSpec("x", [1, 4, 1, 1])],
+                nodes=[Node("t", "tanh", ["x"], {}, "torch"),
+                       Node("pool", "adaptive_avg_pool2d", ["t"], {"output_size": 1}, "functional")],
+                outputs=["pool"], target="tosa-int")
+    where = "TosaValueError@tosa.AVG_POOL2D.validate_avg_pool2d_dtype: "
+    sigs = [run_case(case, target).signature for target in ("tosa-int", "tosa-int-fp")]
+    assert all(where in s for s in sigs) and sigs[0].split(": ", 1)[1] != sigs[1].split(": ", 1)[1], sigs
+    assert bug_key(sigs[0]) == bug_key(sigs[1]) == where.removesuffix(": ")
+    assert "float32" in bug_variant(sigs[0]) and "float32" in bug_variant(sigs[1])
+
+
+@pytest.mark.pipeline
 def test_a_pass_crash_keeps_the_frames_where_it_raised():
     """executorch re-raises a pass failure with a list of ~138 pass adapter names; the outcome's
     traceback must be the innermost cause's frames (the CLAMP check that raised), not that list."""

@@ -110,11 +110,30 @@ def frames_of(tb: TracebackType | None) -> list[tuple[str, str, str]]:
     return out
 
 
+#: Where the TOSA dialect's ops live: each op's fake implementation (a function named as the
+#: op, AVG_POOL2D) checks its operands whenever a pass builds or retraces a node of it.
+_DIALECT_OPS = "/backends/arm/tosa/dialect/ops/"
+
+
 def locate_frames(frames: list[tuple[str, str, str]]) -> tuple[str, str | None]:
-    """``where`` is the innermost executorch ``...Pass`` class on the stack (the pass that was
-    running), else the innermost Arm backend function, else the innermost executorch/torch
-    function. The stage is refined to ``compile`` when vela or model-converter raised.
+    """``where`` is the TOSA dialect op and the operand validator it called that raised
+    (``tosa.AVG_POOL2D.validate_avg_pool2d_dtype``), else the innermost executorch ``...Pass``
+    class on the stack (the pass that was running), else the innermost Arm backend function,
+    else the innermost executorch/torch function. The stage is refined to ``compile`` when
+    vela or model-converter raised.
+
+    A validator is named rather than the pass because it runs at every retrace: one float
+    input to an AVG_POOL2D was refused in RewriteAvgPool2dPass on INT and in
+    ComputeConstantOpsAOTPass on INT+FP (seed 202), the same wrong operand. A check written
+    inline in the op's function (CLAMP's min > max) keeps the pass: no shared rule to name.
     """
+    for i in range(len(frames) - 1, -1, -1):
+        filename, name, _ = frames[i]
+        if _DIALECT_OPS in filename and name.isupper():
+            checks = [n for f, n, _ in frames[i + 1:] if _DIALECT_OPS in f and "validate" in n]
+            if checks:
+                return f"tosa.{name}.{checks[-1]}", None
+            break
     tool = None
     for filename, _, _ in frames:
         if "arm_vela" in filename or "/ethosu/vela/" in filename or "/vela/" in filename:

@@ -106,6 +106,12 @@ _SHAPE_CRASH = re.compile(r"^\w+@(?P<pass>\w+Pass): .*\b(?:[Ss]izes? of tensors?
 #: DEPTHWISE_CONV2D after a tanh. Keyed as CONV2D (known-bugs.json's keys stay), the kind is
 #: the variant.
 _CONV_KIND = re.compile(r"\btosa\.(?P<kind>(?:DEPTHWISE_)?CONV2D)\.default\b")
+#: An operand check of a TOSA dialect op (fuzz.judge.signature.locate_frames names it
+#: ``tosa.<OP>.<validator>``) is one rule about what a pass built, whatever it says on each
+#: profile: one float input to an AVG_POOL2D is "Unsupported input dtype torch.float32" on INT
+#: and "requires input zero-point dtype torch.int8 to match input dtype torch.float32" on
+#: INT+FP, both from validate_avg_pool2d_dtype. The message is the variant.
+_DIALECT_CHECK = re.compile(r"^(?P<key>\w+@tosa\.\w+\.\w*validate\w*): (?P<variant>.*)$", re.DOTALL)
 #: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
 #: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
 _CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
@@ -128,6 +134,9 @@ def bug_key(signature: str) -> str | None:
     m = _SHAPE_BY_PASS.match(key) or _SHAPE_CRASH.match(key)
     if m:
         return wrong_shape_key(m["pass"])
+    m = _DIALECT_CHECK.match(key)
+    if m:
+        return m["key"]
     return _CONV_KIND.sub("tosa.CONV2D.default", _UNKNOWN_OPERATOR.sub(r"\1 <op> \3", key))
 
 
@@ -156,6 +165,9 @@ def bug_variant(signature: str) -> str | None:
         return f"{m['op']}: wrong output size"
     if _SHAPE_CRASH.match(key):
         return key.split("@", 1)[0] + ": " + key.split(": ", 1)[1][:120]
+    m = _DIALECT_CHECK.match(key)
+    if m:
+        return m["variant"][:120]
     m = _CONV_KIND.search(key)
     return m["kind"] if m else None
 
@@ -187,6 +199,9 @@ def bug_title(key: str) -> str:
     if key.startswith("wrong-shape@"):
         return (f"{key.removeprefix('wrong-shape@')} gets shapes wrong: a delegate output of another size than "
                 "the program declares, or a size, shape or padding error it raises")
+    m = re.match(r"^(?P<exc>\w+)@tosa\.(?P<op>\w+)\.(?P<check>\w+)$", key)
+    if m:
+        return f"TOSA {m['op']}'s operand check ({m['check']}) refuses the node a pass built: {m['exc']}"
     family = family_of_key(key)
     if family:
         return f"missed quantization ({family}): {FAMILIES[family]}"
