@@ -395,3 +395,18 @@ def test_valid_graphs_have_no_violations(seed_case):
     for case, target in ((seed_case, "tosa-int"), (Case.load(ROOT / "tests" / "data" / "conv-avgpool-conv.case.json"), "ethos-u85-256")):
         o = run_case(case, target)
         assert o.status != "invalid-tosa", o.message
+
+
+def test_a_graph_the_reference_model_cannot_load_is_invalid_tosa_not_a_harness_error():
+    """The reference model raises ValueError("Invalid TOSA graph") for a graph it cannot load
+    (every tosa-tools here; executorch 1.1.0 emitted such graphs for index_select ->
+    layer_norm, which a 1.1.0 campaign then counted as harness errors). Real reference model,
+    unloadable bytes: the same InvalidTosa verdict as a TOSA_ERROR status."""
+    import tosa_reference_model as refmodel
+
+    from fuzz.judge.compat import InvalidTosa, reference_run
+
+    statuses: list[str] = []
+    with pytest.raises(InvalidTosa, match="^reference model graph status TOSA_ERROR$"):
+        reference_run(refmodel, b"\0" * 64, [], statuses)
+    assert statuses == ["TOSA_ERROR"]
