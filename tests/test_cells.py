@@ -140,7 +140,8 @@ def test_the_clamp_cell_cats_a_bounded_activation_with_a_wider_non_negative_sibl
     calibrated on [0, 8 or more], past relu6's 6 with the zp still at qmin. That is where
     executorch 1.4.1 fused the activation and lost its upper bound; the `positive` recipe
     tops out at 4. The sibling misses its recipe only when later growth adds an input after
-    it (the focused recipe goes on the last input): 52 of these 60 have it."""
+    it (the focused recipe goes on the last input): 52 of these 60 have it. Half the
+    activations floor at 0 (relu6, hardtanh(0, m), clamp(0, m)): only those fuse."""
     def wide_sibling(case):
         cal = case.calibration["inputs"]
         for cat in (n for n in case.nodes if n.op == "cat"):
@@ -151,8 +152,13 @@ def test_the_clamp_cell_cats_a_bounded_activation_with_a_wider_non_negative_sibl
                 return True
         return False
 
+    def floored(case):  # the kind that fuses into its producer at zp == qmin
+        return any(n.op == "relu6" or (n.op in ("hardtanh", "clamp") and 0.0 in (n.params.get("min_val"), n.params.get("min")))
+                   for n in case.nodes)
+
     cases = [generate(3, index, "tosa-int", "clamp-inside-range@conv") for index in range(60)]
     assert sum(map(wide_sibling, cases)) >= 45
+    assert sum(map(floored, cases)) >= 36  # half floored by choice, a third of the rest by draw
     assert not any(map(wide_sibling, (generate(3, index, "tosa-int", "clamp-inside-range") for index in range(20))))
 
 

@@ -28,7 +28,8 @@ from fuzz.generate.patterns import MOTIFS, SEED_ACTIVATIONS, GraphBuilder, biase
 #: 2 drew, each case draws compile-spec options (fuzz.core.target_options) and mixed-precision
 #: modules (int8, int16 where the spec has it, float); no in-place op downstream of an expand.
 #: 4: the int16-int48-bias@conv cell is a conv with bias fed by an op of any family.
-#: 5: a clamp-inside-range case cats its activation with a sibling calibrated on [0, 8..64].
+#: 5: a clamp-inside-range case cats its activation (half the time floored at 0) with a
+#: sibling calibrated on [0, 8..64].
 GENERATOR_VERSION = 5
 
 #: Ops drawn more often than the rest: the conv/activation/cat neighbourhood is where the
@@ -106,7 +107,9 @@ _OPERAND_SHAPE: dict[str, tuple[tuple[str, ...], bool]] = {
     "shared-domain-mismatch": ((), True),
 }
 #: Regimes about an activation's bounds: the conv motif may draw a relu, which has none, so
-#: their cells always build the operand shape (a bounded activation, then a cat).
+#: their cells always build the operand shape (a bounded activation, then a cat), and half the
+#: time the activation floors at 0 (patterns.zero_floored): sampled freely, 2 in 7 hardtanhs
+#: and no clamp do, and only those fuse into a conv at zp == qmin.
 _BOUNDED = ("clamp-inside-range",)
 
 
@@ -124,7 +127,8 @@ def _start_cell(b: GraphBuilder, regime: str, family: str) -> None:
         MOTIFS[_FOCUS_MOTIF[regime]](b)
     else:
         act, cat = _OPERAND_SHAPE.get(regime, ((), False))
-        operand_of(b, cells.family_ops(family), act, cat)
+        # Half the bounded activations floor at 0, the kind that fuses into its producer.
+        operand_of(b, cells.family_ops(family), act, cat, floored=regime in _BOUNDED and b.rng.random() < 0.5)
 
 
 def _finish(b: GraphBuilder, rng: random.Random, target: str, focus: str | None,

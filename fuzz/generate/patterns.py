@@ -128,11 +128,23 @@ def cat_of_cat(b: GraphBuilder) -> None:
         b.add("cat", [inner, ins[2]], {"dim": 1})
 
 
-def operand_of(b: GraphBuilder, ops: list[str], act: tuple[str, ...] = (), cat: bool = False) -> str | None:
+def zero_floored(b: GraphBuilder, src: str, kind: str) -> str | None:
+    """A bounded activation whose lower bound is 0: relu6, hardtanh(0, m) or clamp(0, m). The
+    kind executorch folds into the conv or linear before it when its output zp is qmin, and
+    then its upper bound must be kept some other way (1.4.1 lost it, ad9902c464)."""
+    if kind == "relu6":
+        return b.add(kind, [src], {})
+    top = b.rng.choice([0.25, 0.5, 1.0, 2.0, 6.0])
+    return b.add(kind, [src], {"min_val": 0.0, "max_val": top} if kind == "hardtanh" else {"min": 0.0, "max": top})
+
+
+def operand_of(b: GraphBuilder, ops: list[str], act: tuple[str, ...] = (), cat: bool = False,
+               floored: bool = False) -> str | None:
     """conv_act_cat_sibling for any producer: one of ``ops`` (the graph input itself when
-    none) on inputs of a shape it takes, then an activation of kind ``act`` if given, then a
-    cat with a sibling input if ``cat``. The generator aims a cell's family with it. Returns
-    the operand (the producer or its activation; not the cat), None if none could be added."""
+    none) on inputs of a shape it takes, then an activation of kind ``act`` if given (its
+    lower bound 0 if ``floored``: zero_floored), then a cat with a sibling input if ``cat``.
+    The generator aims a cell's family with it. Returns the operand (the producer or its
+    activation; not the cat), None if none could be added."""
     p = None
     for name in b.rng.sample(ops, min(len(ops), 4)):  # a few ops: not every one samples on its probe shapes
         op = all_ops()[name]
@@ -143,7 +155,8 @@ def operand_of(b: GraphBuilder, ops: list[str], act: tuple[str, ...] = (), cat: 
     if not ops:
         p = b.image_input()
     if p and act:
-        p = b.activation(p, b.rng.choice(act))
+        kind = b.rng.choice(act)
+        p = zero_floored(b, p, kind) if floored else b.activation(p, kind)
     if p and cat and len(b.shapes[p]) >= 2:
         y = b.new_input([*b.shapes[p][:1], b.rng.choice([1, 2, 4]), *b.shapes[p][2:]])
         b.add("cat", [p, y] if b.rng.random() < 0.7 else [y, p], {"dim": 1})
