@@ -159,6 +159,9 @@ def test_the_clamp_cell_cats_a_bounded_activation_with_a_wider_non_negative_sibl
     cases = [generate(3, index, "tosa-int", "clamp-inside-range@conv") for index in range(60)]
     assert sum(map(wide_sibling, cases)) >= 45
     assert sum(map(floored, cases)) >= 36  # half floored by choice, a third of the rest by draw
+    # every input is wide, the producer's too: its values must reach past the bounds
+    wide = lambda r: isinstance(r, dict) and r["kind"] == "uniform" and r["low"] == 0.0 and r["high"] >= 8.0  # noqa: E731
+    assert sum(all(map(wide, c.calibration["inputs"].values())) for c in cases) >= 45
     assert not any(map(wide_sibling, (generate(3, index, "tosa-int", "clamp-inside-range") for index in range(20))))
 
 

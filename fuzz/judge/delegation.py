@@ -77,8 +77,7 @@ def canonical_spelling(case: Case, node_id: str) -> str | None:
     """The op's first out-of-place spelling that takes the node's params, or None when that
     is the node's own."""
     node = next(n for n in case.nodes if n.id == node_id)
-    op = get_op(node.op)
-    first = next(s for s in op.spellings if s not in op.inplace_spellings and op.spelling_ok(s, node.params))
+    first = get_op(node.op).canonical_spelling(node.params)
     return None if first == node.spelling else first
 
 

@@ -90,6 +90,12 @@ class OpSpec:
         need = self.spelling_requires.get(spelling, {})
         return all(params.get(k) == v for k, v in need.items())
 
+    def canonical_spelling(self, params: dict[str, Any]) -> str:
+        """The first out-of-place spelling that takes ``params``: what the delegation oracle's
+        spelling control rewrites a node to, and what a cell writes the nodes that make its
+        regime in (a spelling the quantizer misses would hide the regime behind a CPU op)."""
+        return next(s for s in self.spellings if s not in self.inplace_spellings and self.spelling_ok(s, params))
+
     # -- validation --------------------------------------------------------------------
     def check(self, where: str, in_shapes: Sequence[Shape], params: dict[str, Any]) -> Shape:
         """Validate params against input shapes; return the output shape or raise CaseError."""
