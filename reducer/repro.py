@@ -219,7 +219,7 @@ def _localize_source() -> str:
                        localize.localize, localize.program_outputs, localize.node_qparams_by_key))
 
 
-_DELEGATION = re.compile(r"/lower/(?P<verdict>partially-delegated|spelling-not-delegated)@(?P<op>\w+)\((?P<detail>[\w+]+)\)$")
+_DELEGATION = re.compile(r"/lower/(?P<verdict>partially-delegated|spelling-not-delegated)@(?P<op>\w+)(?:\+\w+)?\((?P<detail>[\w+]+)\)$")
 
 
 def _delegation_context(case: Case, expected: str) -> dict[str, Any]:
@@ -251,6 +251,9 @@ def _delegation_context(case: Case, expected: str) -> dict[str, Any]:
         "culprit_node_id": node.id,
         "culprit_op": node.op,
         "culprit_spelling": node.spelling,
+        # a conv or linear left on the CPU with its fused activation is named by the pair
+        "fused_user": py(delegation.fused_user(case, node.id)),
+        "fuses_activation": py(list(delegation.FUSES_ACTIVATION)),
         "control_note": note,
         "control_model_source": ms.source.rstrip(),
         "control_weights": control_weights,

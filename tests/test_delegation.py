@@ -139,3 +139,30 @@ def test_each_spelling_family_is_a_real_finding_for_the_reason_executorch_gives(
         assert spelled not in OP_MAP  # relu6_ is composite too: the in-place form is what the quantizer saw
     else:
         assert spelled.has_kernel_for_dispatch_key(torch._C.DispatchKey.CompositeImplicitAutograd) == (family == "alias")
+
+
+#: executorch 1.5.1's quantizer annotates conv -> hardtanh(min 0) as one fused pair, and
+#: CheckProperQuantization refuses both unless FuseQuantizedActivationPass will fuse them, which
+#: it does for a hardtanh only when its max quantizes to qmax. A cat sharing [0, 20] with the
+#: hardtanh(0, 0.5) puts the max far below qmax: conv and hardtanh stay on the CPU, the conv
+#: alone is delegated.
+@pytest.mark.pipeline
+@pytest.mark.skipif(importlib.metadata.version("executorch") != "1.5.1", reason="executorch 1.5.1's hardtanh fusion rule")
+def test_a_conv_left_on_the_cpu_with_its_fused_activation_is_named_by_the_pair_and_its_repro_says_so():
+    from fuzz.judge.pipeline import run_case
+    from fuzz.triage.bugs import bug_key
+    from reducer.repro import render, verify
+
+    case = Case(inputs=[TensorSpec("a", [1, 4, 8, 8]), TensorSpec("b", [1, 4, 8, 8])],
+                nodes=[Node("c", "conv2d", ["a"], CONV, "module"),
+                       Node("h", "hardtanh", ["c"], {"min_val": 0.0, "max_val": 0.5}, "module"),
+                       Node("m", "cat", ["h", "b"], {"dim": 1}, "torch")],
+                outputs=["m"], target="tosa-int")
+    case.calibration = {"samples": 1, "inputs": {"a": {"kind": "uniform", "low": 0.0, "high": 2.0},
+                                                 "b": {"kind": "uniform", "low": 0.0, "high": 20.0}}}
+    case.validate()
+    expected = "tosa-int/lower/partially-delegated@conv2d+hardtanh(convolution)"
+    assert run_case(case).signature == expected
+    assert bug_key(expected) == bug_key(expected.replace("conv2d+", "linear+").replace("(convolution)", "(linear)"))
+    v = verify(render(case, expected, "1.5.1"), case, expected, sys.executable)
+    assert v.verified, v.observed

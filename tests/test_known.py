@@ -117,13 +117,13 @@ def test_a_known_bug_is_not_new_and_a_fixed_bug_back_on_its_fix_release_or_later
     assert rewrite["known"]["status"] == "fixed" and rewrite["regression"] is False and "regressed_on" not in rewrite
 
 
-PARTIAL = "{t}/lower/partially-delegated@conv2d(convolution)"
+PARTIAL = "{t}/lower/partially-delegated@conv2d+relu(convolution)"
 
 
 def test_an_entry_bounded_to_targets_leaves_the_same_key_on_other_targets_new(tmp_path):
-    """The checked-in entry for the conv left on the CPU is fixed in 1.4.1 on tosa-int only.
-    On 1.5.1 the same key on ethos-u55-128 (the U55 partitioner's own rejection) is new, with
-    the entry as ``related``, not a regression; on tosa-int it is a regression."""
+    """The checked-in entry for the conv and relu left on the CPU together is fixed in 1.4.1 on
+    tosa-int only. On 1.5.1 the same key on ethos-u55-128 is new, with the entry as
+    ``related``, not a regression; on tosa-int it is a regression."""
     key = bug_key(PARTIAL.format(t="tosa-int"))
     assert load(KNOWN_BUGS)[key].targets == ("tosa-int",)
     u55 = tmp_path / "u55"

@@ -31,7 +31,7 @@ from typing import Any, Callable
 import torch
 
 from fuzz.generate.case import Case, Node, TensorSpec
-from fuzz.generate.ops import get_op
+from fuzz.generate.ops import FUSEABLE, get_op
 from fuzz.judge.oracle import counted, op_name
 from fuzz.judge.qparams import origin
 
@@ -118,6 +118,30 @@ def control_case(case: Case, node_id: str) -> Case:
     return control
 
 
+#: The aten ops executorch folds a following relu or hardtanh into
+#: (FuseQuantizedActivationPass._is_fuseable_input).
+FUSES_ACTIVATION = ("convolution", "linear")
+
+
+def fused_user(case: Case, node_id: str) -> str | None:
+    """The activation node (relu, relu6, hardtanh, clamp) that alone consumes the node's
+    output, if one does: the quantizer annotates a conv or linear and that activation as one
+    fused pair, with no quantize between them. (Carried into repros.)"""
+    users = [n for n in case.nodes if node_id in n.inputs]
+    if len(users) != 1 or users[0].op not in FUSEABLE or node_id in case.outputs:
+        return None
+    return users[0].id
+
+
+def fused_activation_on_cpu(case: Case, node_id: str, cpu: list[dict[str, str]]) -> str | None:
+    """The aten op of the node's fused_user when it sits on the CPU beside the node: the
+    partitioner refuses the pair together when it will not fuse it (executorch 1.5.1: a
+    hardtanh whose max is not qmax; 1.1.0-1.3.1: a relu whose zp is not qmin). The pair is
+    the finding, whichever conv-like op leads it."""
+    user = fused_user(case, node_id)
+    return next((c["aten"] for c in cpu if c["node"] == user), None) if user else None
+
+
 def _ancestors(case: Case, node_id: str) -> set[str]:
     producers = {n.id: n.inputs for n in case.nodes}
     seen: set[str] = set()
@@ -174,7 +198,9 @@ def judge(case: Case, outcome: Any, run: Callable[[Case], Any]) -> None:
             else:
                 if cpu["aten"] in d.get("cpu_ops", []):
                     continue
-                detail, how = f"{node.op}({cpu['aten']})", "alone"
+                act = fused_activation_on_cpu(case, node.id, left) if cpu["aten"] in FUSES_ACTIVATION else None
+                detail = f"{node.op}+{act}({cpu['aten']})" if act else f"{node.op}({cpu['aten']})"
+                how = "alone"
             outcome.status = verdict
             outcome.stage = "lower"
             outcome.signature = f"{outcome.target}/lower/{verdict}@{detail}"

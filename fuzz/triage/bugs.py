@@ -118,6 +118,13 @@ _DIALECT_CHECK = re.compile(r"^(?P<key>\w+@tosa\.\w+\.\w*validate\w*): (?P<varia
 #: (ad9902c464): a hardtanh(0, 0.5) showed it where the benchmark's check showed a relu6.
 #: Keyed as hardtanh, the case's op is the variant.
 _HARDTANH_ALIAS = "relu6"
+#: A conv or linear left on the CPU with the relu or hardtanh it feeds
+#: (fuzz.judge.delegation.fused_activation_on_cpu): ``partially-delegated@conv2d+hardtanh(convolution)``.
+#: The quantizer annotates the pair as fused, and the partitioner refuses both when it will not
+#: fuse them, whichever conv-like op leads (1.5.1 left conv2d, conv1d, conv_transpose2d and
+#: linear before a hardtanh whose max is not qmax on the CPU: seed 202, four bugs before). Keyed
+#: by the activation, the pair is the variant.
+_FUSED_PAIR = re.compile(r"^lower/partially-delegated@(?P<producer>\w+)\+(?P<act>\w+)\((?P<aten>\w+)\)$")
 #: stage/Exception@where: message   (crash signatures, after the target); a tool's ``where``
 #: is ``vela:<function>`` or ``model-converter:<function>`` (fuzz.judge.signature.locate_frames)
 _CRASH = re.compile(r"^(?P<stage>[\w-]+)/(?P<exc>\w+)@(?P<where>(?:vela|model-converter):\w+|[^:\s]+): (?P<msg>.*)$", re.DOTALL)
@@ -143,6 +150,9 @@ def bug_key(signature: str) -> str | None:
     m = _DIALECT_CHECK.match(key)
     if m:
         return m["key"]
+    m = _FUSED_PAIR.match(key)
+    if m:
+        return f"lower/partially-delegated@{m['act']}(fused-pair)"
     m = CULPRIT_LABEL.match(key)
     if m and m["op"] == _HARDTANH_ALIAS:
         return f"{m['head']}hardtanh({m['context']})"
@@ -180,6 +190,9 @@ def bug_variant(signature: str) -> str | None:
     m = CULPRIT_LABEL.match(key)
     if m and m["op"] in (_HARDTANH_ALIAS, "hardtanh"):
         return m["op"]
+    m = _FUSED_PAIR.match(key)
+    if m:
+        return f"{m['producer']}+{m['act']}"
     m = _CONV_KIND.search(key)
     return m["kind"] if m else None
 
@@ -192,7 +205,10 @@ def _variant_key(signature: str) -> str | None:
         return None
     m = _CRASH.match(rest)
     if m and not m.group("where").startswith(_TOOLS):
-        rest = f"{m.group('exc')}@{m.group('where')}: {m.group('msg')}"
+        # A pass that names itself in its message ("RewriteConvPass: No output ...", which
+        # 1.1.0-1.2.0 wrote and 1.5.1 no longer does) says nothing the location does not.
+        msg = m.group("msg").removeprefix(f"{m.group('where')}: ")
+        rest = f"{m.group('exc')}@{m.group('where')}: {msg}"
     rest = _TARGET_NAMES.sub("<target>", rest)
     rest = _TOSA_SPEC.sub("<tosa-spec>", rest)
     rest = _TENSOR_NAME.sub("name=<tensor>", rest)
@@ -214,6 +230,10 @@ def bug_title(key: str) -> str:
     m = re.match(r"^(?P<exc>\w+)@tosa\.(?P<op>\w+)\.(?P<check>\w+)$", key)
     if m:
         return f"TOSA {m['op']}'s operand check ({m['check']}) refuses the node a pass built: {m['exc']}"
+    m = re.match(r"^lower/partially-delegated@(?P<act>\w+)\(fused-pair\)$", key)
+    if m:
+        return (f"missed delegation: a conv or linear and the {m['act']} after it left on the CPU together (the "
+                "quantizer annotates them as one fused pair, the partitioner refuses both when it will not fuse them)")
     family = family_of_key(key)
     if family:
         return f"missed quantization ({family}): {FAMILIES[family]}"
