@@ -167,15 +167,17 @@ def test_the_clamp_cell_cats_a_bounded_activation_with_a_wider_non_negative_sibl
 
 def test_plain_regime_foci_regenerate_the_cases_they_made_before_cells():
     """Campaigns resume by regenerating logged cases: every focus that existed before cells
-    (None and each plain regime) must make byte-identical cases. The hash was taken on main
-    before cells (43dcdb9) with the same installed packages (the option domains are this
-    interpreter's)."""
+    (None and each plain regime) must make byte-identical cases within a GENERATOR_VERSION.
+    The hash was taken on main before cells (43dcdb9) and kept through version 5; version 6
+    changed plain draws on purpose (the layout_round_trip motif, rank-5 reshapes, one dilated
+    max_pool2d in two), so it was retaken then, with the same installed packages (the option
+    domains are this interpreter's)."""
     h = hashlib.sha256()
     for target in sorted(TARGETS):
         for focus in [None, *REGIMES]:
             for index in range(3):
                 h.update(json.dumps(generate(11, index, target, focus).to_dict(), sort_keys=True).encode())
-    assert h.hexdigest() == "928e764833b34a4e40e5a4420406d433a2567f238dabb14f0b19a32c4835c510"
+    assert h.hexdigest() == "d09bf3e07e9394ce74fdecfce9f32eb9af6d75720e3b74bb7e38e7084d83be6e"
 
 
 @pytest.mark.parametrize("family", ["conv", "pointwise", "reduce", "norm", "movement"])

@@ -30,7 +30,7 @@ from fuzz.generate.patterns import MOTIFS, SEED_ACTIVATIONS, GraphBuilder, biase
 #: 4: the int16-int48-bias@conv cell is a conv with bias fed by an op of any family.
 #: 5: a clamp-inside-range case cats its activation (half the time floored at 0) with a
 #: sibling calibrated on [0, 8..64].
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
 #: Ops drawn more often than the rest: the conv/activation/cat neighbourhood is where the
 #: quantization regimes (non-fuseable activations, shared cat domains, int48 bias) are made.

@@ -130,6 +130,22 @@ def cat_of_cat(b: GraphBuilder) -> None:
         b.add("cat", [inner, ins[2]], {"dim": 1})
 
 
+def layout_round_trip(b: GraphBuilder) -> None:
+    """conv -> activation -> permute to channels-last -> reshape -> permute. executorch's
+    memory-format pass (to_tosa_memory_format_pass) decides each tensor's dim order around
+    such chains, and a view between two permutes is where it went wrong: on 1.2.0 a reshape to
+    rank 5 with a singleton dim between them crashed vela on U85 (f1f7398b34); a squeeze or a
+    view alone in a partition crashed it too (3a13e41132, d17ff74c2f). The reshape is the
+    registry's own draw (rank 2, 4, or 5 with a singleton), the last permute too."""
+    x = b.image_input()
+    c = b.conv(x, b.rng.choice([4, 6, 10]))
+    a = b.activation(c, b.rng.choice(["relu", "relu", "relu6"])) if c else None
+    p = b.add("permute", [a], {"dims": [0, 2, 3, 1]}, canonical=True) if a else None
+    r = b.add("reshape", [p], canonical=True) if p else None
+    if r:
+        b.add("permute", [r], canonical=True)
+
+
 def zero_floored(b: GraphBuilder, src: str, kind: str) -> str | None:
     """A bounded activation whose lower bound is 0: relu6, hardtanh(0, m) or clamp(0, m). The
     kind executorch folds into the conv or linear before it when its output zp is qmin, and
@@ -190,4 +206,5 @@ MOTIFS: dict[str, Callable[[GraphBuilder], None]] = {
     "linear_chain": linear_chain,
     "pool_between_convs": pool_between_convs,
     "cat_of_cat": cat_of_cat,
+    "layout_round_trip": layout_round_trip,
 }
