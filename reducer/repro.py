@@ -180,7 +180,7 @@ def render(case: Case, expected: str, release: str, title: str = "", filename: s
         check_tosa="/invalid-tosa@" in expected,
         validator_source=validator_source() if "/invalid-tosa@" in expected else "",
         family=TARGETS[case.target].family,
-        node_list=py([(n.id, n.op, list(n.inputs)) for n in case.nodes]),
+        node_list="[" + ", ".join(f"({py(n.id)}, {py(n.op)}, {py(list(n.inputs))}, {py_dict(n.params)})" for n in case.nodes) + "]",
         float_nodes=py(case.float_nodes),
         watch_shapes=watch_shapes,
         pass_shapes_source=_sources(pass_shapes.output_sizes, pass_shapes.watch_pass_output_sizes, pass_shapes.describe)
@@ -215,7 +215,7 @@ def _localize_source() -> str:
                        localize.Localization, localize.tosa_operators, localize.first_misshapen, localize.table_op_names, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter, localize._Knot,
                        localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
-                       localize.unmatched_producers, localize.floor_not_applied,
+                       localize.unmatched_producers, localize.floors_at_zero, localize.floor_not_applied,
                        localize.localize, localize.program_outputs, localize.node_qparams_by_key))
 
 

@@ -103,6 +103,39 @@ def test_the_corpus_numerics_entries_localise_to_their_relu():
     assert o.signature == "tosa-int/compare/numerics-activation-floor@relu(nonfuseable,after-conv2d)"
 
 
+#: conv -> hardtanh(0, 1) -> cat: the hardtanh floors at 0 by its params (reduced from seed
+#: 202's tosa-int-fp bucket 2ba2b3895cb0, filed as max-error@hardtanh beside the relu6 floor bug)
+HARDTANH_FLOOR_CASE = DATA / "conv-hardtanh0-cat.case.json"
+
+
+def test_only_activations_bounded_below_at_zero_floor_there():
+    from types import SimpleNamespace as N
+
+    from fuzz.judge.localize import floors_at_zero
+
+    assert floors_at_zero(N(op="relu", params={})) and floors_at_zero(N(op="relu6", params={}))
+    assert floors_at_zero(N(op="hardtanh", params={"min_val": 0.0, "max_val": 1.0}))
+    assert floors_at_zero(N(op="clamp", params={"min": 0.0, "max": 2.0}))
+    assert not floors_at_zero(N(op="hardtanh", params={"min_val": -1.0, "max_val": 1.0}))
+    assert not floors_at_zero(N(op="clamp", params={"min": 0.021, "max": 1.021}))
+    assert not floors_at_zero(N(op="clamp", params={"min": None, "max": 1.0}))
+    assert not floors_at_zero(N(op="conv2d", params={}))
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_hardtanh_floored_at_zero_is_the_activation_floor_bug_not_its_own():
+    """hardtanh(0, 1) after a conv, its zp moved off qmin by a cat: 1.5.1 leaves codes below
+    its zero-point, the relu6 rule exactly. It files under the one activation-floor bug."""
+    from fuzz.judge.pipeline import run_case
+    from fuzz.triage.bugs import bug_key
+
+    o = run_case(Case.load(HARDTANH_FLOOR_CASE), "tosa-int")
+    assert o.signature == "tosa-int/compare/numerics-activation-floor@hardtanh(nonfuseable,after-conv2d)"
+    assert o.localization["culprit"] == "hardtanh_1"
+    assert bug_key(o.signature) == "compare/numerics-activation-floor"
+
+
 def test_dump_parser_reads_integer_tensors_and_skips_float_ones():
     text = [
         "Node type: CONST ID: 0 Eval Count: 1\n",

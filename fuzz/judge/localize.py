@@ -483,8 +483,7 @@ ILL_CONDITIONED = ("adaptive_avg_pool2d", "group_norm", "layer_norm", "log_softm
 #: quantizes to qmax, into the conv or linear before it by setting the output quantize's qmin
 #: to its zero-point, and no RESCALE enforces that qmin: relu and relu6 after a conv then leave
 #: codes below the zero-point. :func:`floor_not_applied` names that rule, whatever the op.
-#: (hardtanh and clamp need their parameters to say whether their floor is 0; the repro's
-#: nodes do not carry them, so they keep their own names.)
+#: hardtanh and clamp floor at 0 only by their parameters (:func:`floors_at_zero`).
 ZERO_FLOOR = ("relu", "relu6")
 #: The perturbed runs behind each noise floor: every input code up by 1 LSB, every one down
 #: (what moves a mean or a sum most), then six with each code up or down at random (what
@@ -643,7 +642,7 @@ def localize(
             rep = beyond_noise(rep, got - local, floor)
             row.noise_max, row.beyond_noise = float(floor.max()), rep["max_lsb"]
         row.symptom = judge(rep)
-        if row.symptom and n.op in ZERO_FLOOR and floor_not_applied(local, got, q, row.elements):
+        if row.symptom and floors_at_zero(n) and floor_not_applied(local, got, q, row.elements):
             row.symptom = "activation-floor"
         if row.symptom and len(acc[n.id]["tabled"]) == len(acc[n.id]["got"]):
             # Right as its int16 TABLEs compute, wrong only against the op they stand for.
@@ -665,8 +664,21 @@ def localize(
     return Localization(table, culprit, note)
 
 
+def floors_at_zero(node: Any) -> bool:
+    """Whether a case node is an activation whose lower bound is 0: relu and relu6 always, a
+    hardtanh or a clamp when its min is 0. torch.export writes relu6 as aten.hardtanh(x, 0, 6),
+    and the fusion pass treats them alike: seed 202's acceptance campaign showed hardtanh(0, 1)
+    and hardtanh(0, 6) after a conv wrong only by codes below the zero-point (4 buckets, each
+    filed apart from the relu6 ones as max-error@hardtanh)."""
+    params = getattr(node, "params", None) or {}
+    if node.op in ZERO_FLOOR:
+        return True
+    low = params.get("min_val") if node.op == "hardtanh" else params.get("min") if node.op == "clamp" else None
+    return low == 0
+
+
 def floor_not_applied(local: torch.Tensor, got: torch.Tensor, q: dict[str, Any], elements: int) -> bool:
-    """Whether an activation with a lower bound of 0 (:data:`ZERO_FLOOR`) is wrong only by
+    """Whether an activation with a lower bound of 0 (:func:`floors_at_zero`) is wrong only by
     codes below its zero-point: clamping the lowered codes at the zero-point (the activation's
     0) leaves nothing the oracle rejects. 33 results of seed 202's 30-minute campaign (relu) and
     7 (relu6) on six targets are this one rule; the mean is negative in every one."""

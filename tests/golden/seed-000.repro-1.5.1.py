@@ -305,7 +305,7 @@ import numpy as np
 
 _LINE = re.compile(r'File "' + re.escape(__file__) + r'", line (\d+)')
 LINE_TO_NODE = {133: 'conv1', 134: 'relu', 135: 'merged', 136: 'conv2'}
-NODES = [SimpleNamespace(id=i, op=o, inputs=list(ins)) for i, o, ins in (('conv1', 'conv2d', ('x',)), ('relu', 'relu', ('conv1',)), ('merged', 'cat', ('relu', 'y')), ('conv2', 'conv2d', ('merged',)))]
+NODES = [SimpleNamespace(id=i, op=o, inputs=list(ins), params=params) for i, o, ins, params in [('conv1', 'conv2d', ('x',), {'out_channels': 4, 'kernel_size': 3, 'stride': 1, 'padding': 1, 'dilation': 1, 'groups': 1, 'bias': True, 'padding_mode': 'zeros'}), ('relu', 'relu', ('conv1',), {}), ('merged', 'cat', ('relu', 'y'), {'dim': 1}), ('conv2', 'conv2d', ('merged',), {'out_channels': 4, 'kernel_size': 1, 'stride': 1, 'padding': 0, 'dilation': 1, 'groups': 1, 'bias': True, 'padding_mode': 'zeros'})]]
 #: nodes the case leaves in float: their values match no lowered code, so a consumer judged
 #: through them is judged as a span with them
 FLOAT_NODES = ()
@@ -858,8 +858,21 @@ def unmatched_producers(case: Any, node: str, matched: set[str], groups: dict[st
     return [n.id for n in case.nodes if n.id in found]
 
 
+def floors_at_zero(node: Any) -> bool:
+    """Whether a case node is an activation whose lower bound is 0: relu and relu6 always, a
+    hardtanh or a clamp when its min is 0. torch.export writes relu6 as aten.hardtanh(x, 0, 6),
+    and the fusion pass treats them alike: seed 202's acceptance campaign showed hardtanh(0, 1)
+    and hardtanh(0, 6) after a conv wrong only by codes below the zero-point (4 buckets, each
+    filed apart from the relu6 ones as max-error@hardtanh)."""
+    params = getattr(node, "params", None) or {}
+    if node.op in ZERO_FLOOR:
+        return True
+    low = params.get("min_val") if node.op == "hardtanh" else params.get("min") if node.op == "clamp" else None
+    return low == 0
+
+
 def floor_not_applied(local: torch.Tensor, got: torch.Tensor, q: dict[str, Any], elements: int) -> bool:
-    """Whether an activation with a lower bound of 0 (:data:`ZERO_FLOOR`) is wrong only by
+    """Whether an activation with a lower bound of 0 (:func:`floors_at_zero`) is wrong only by
     codes below its zero-point: clamping the lowered codes at the zero-point (the activation's
     0) leaves nothing the oracle rejects. 33 results of seed 202's 30-minute campaign (relu) and
     7 (relu6) on six targets are this one rule; the mean is negative in every one."""
@@ -959,7 +972,7 @@ def localize(
             rep = beyond_noise(rep, got - local, floor)
             row.noise_max, row.beyond_noise = float(floor.max()), rep["max_lsb"]
         row.symptom = judge(rep)
-        if row.symptom and n.op in ZERO_FLOOR and floor_not_applied(local, got, q, row.elements):
+        if row.symptom and floors_at_zero(n) and floor_not_applied(local, got, q, row.elements):
             row.symptom = "activation-floor"
         if row.symptom and len(acc[n.id]["tabled"]) == len(acc[n.id]["got"]):
             # Right as its int16 TABLEs compute, wrong only against the op they stand for.
