@@ -298,7 +298,7 @@ class Reshape(TemplatedOp):
     def sample_params(self, rng: random.Random, shape: Shape) -> dict[str, Any] | None:
         n = shape[0]
         rest = numel(shape[1:])
-        high = self._rank5_with_singleton(shape)
+        high = self.rank5_with_singleton(shape)
         if high and rng.random() < 0.25:
             return {"shape": rng.choice(high)}
         options = [[n, -1], [n, rest]]
@@ -308,7 +308,7 @@ class Reshape(TemplatedOp):
         return {"shape": rng.choice(options)}
 
     @staticmethod
-    def _rank5_with_singleton(shape: Shape) -> list[list[int]]:
+    def rank5_with_singleton(shape: Shape) -> list[list[int]]:
         """Rank-5 targets [n, 1, a, k, last] that re-split the middle dims (k differs from the
         input's own): the shape executorch 1.2.0 mishandled after an NHWC permute (f1f7398b34,
         a rank-5 TRANSPOSE with a singleton dim crashed vela on U85). Rank 5 is within the
