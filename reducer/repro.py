@@ -208,11 +208,11 @@ def _tensor_lines(case: Case, shapes: dict[str, Any]) -> tuple[list[tuple], list
 
 def _localize_source() -> str:
     """fuzz.judge.localize and the qparams helpers it calls, as source for the repro."""
-    return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT", "_TABLE_CONSTANT", "ILL_CONDITIONED",
+    return (_constants(localize, "_CODE_DTYPES", "_TENSOR_HEADER", "_INT", "_TABLE_CONSTANT", "_UNTRACED_LOWERING", "ILL_CONDITIONED",
                        "ZERO_FLOOR", "NOISE_SIGNS", "NOISE_SEED") + "\n\n\n"
             + _sources(qparams.is_quantize, qparams.origin, qparams.origin_of_trace, qparams.computing_node, tosa_reader.read_graph,
                        tosa_reader._attribute, localize.NodeDivergence,
-                       localize.Localization, localize.tosa_operators, localize.first_misshapen, localize.table_op_names, localize.dump_codes, localize._parse_dump,
+                       localize.Localization, localize._replaced_ops, localize.tosa_operators, localize.first_misshapen, localize.table_op_names, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter, localize._Knot,
                        localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
                        localize.unmatched_producers, localize.floors_at_zero, localize.floor_not_applied,

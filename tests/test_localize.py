@@ -136,6 +136,25 @@ def test_a_hardtanh_floored_at_zero_is_the_activation_floor_bug_not_its_own():
     assert bug_key(o.signature) == "compare/numerics-activation-floor"
 
 
+#: INT group_norm -> matmul(in0, norm), spiky input (reduced from seed 202's tosa-int-fp bucket
+#: 99476dc9214f, filed as max-error@group_norm(alone), 239 LSB, with the output 1 LSB off)
+GROUPNORM_MATMUL_CASE = DATA / "groupnorm-matmul-spikes.case.json"
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_matmul_built_by_a_pass_is_not_the_value_of_the_node_before_it():
+    """1.5.1's RewriteMatmulPass builds the MATMUL with only its own stack trace. Inherited
+    from its first input, the MATMUL and its output RESCALE were taken as the group_norm's
+    value: 238 LSB "wrong", mean +41. The MATMUL stands for the case's matmul now, and what is
+    left is the output's one code at -128 under act_qmin -127: the narrow-range bug."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(GROUPNORM_MATMUL_CASE), "tosa-int")
+    assert o.signature == "tosa-int/compare/numerics-narrow-range@matmul(unlocalized)"
+    assert all(r["symptom"] is None for r in o.localization["table"])
+
+
 def test_dump_parser_reads_integer_tensors_and_skips_float_ones():
     text = [
         "Node type: CONST ID: 0 Eval Count: 1\n",

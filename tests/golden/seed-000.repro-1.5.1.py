@@ -315,6 +315,7 @@ _CODE_DTYPES = {'INT8': 'int8', 'INT16': 'int16'}
 _TENSOR_HEADER = re.compile('^Name: (\\S+) DType=(\\w+) isValid=\\d+ Rank=\\d+ Shape=\\[([\\d, ]*)\\]')
 _INT = re.compile('-?\\d+')
 _TABLE_CONSTANT = re.compile('^(?:b_)?aten_([a-z0-9_]+?)_(?:default|tensor|scalar|int)(?:_\\d+)?_table_constant$')
+_UNTRACED_LOWERING = {'MATMUL': ('matmul',)}
 ILL_CONDITIONED = ('adaptive_avg_pool2d', 'group_norm', 'layer_norm', 'log_softmax', 'mean', 'mean_hw', 'softmax', 'sum', 'var')
 ZERO_FLOOR = ('relu', 'relu6')
 NOISE_SIGNS = (1, -1, 0, 0, 0, 0, 0, 0)
@@ -440,6 +441,16 @@ class Localization:
         return {"culprit": self.culprit, "note": self.note, "table": [asdict(r) for r in self.table]}
 
 
+def _replaced_ops(name: str, inputs: list[str]) -> tuple[str, ...]:
+    """The case ops an untraced TOSA operator stands for on its own: a TABLE's by its table
+    constant, else :data:`_UNTRACED_LOWERING`'s; none for an operator that only finishes or
+    starts another node's computation (a RESCALE, a RESHAPE)."""
+    if name == "TABLE" and inputs:
+        m = _TABLE_CONSTANT.match(inputs[-1])
+        return (m.group(1),) if m else ()
+    return _UNTRACED_LOWERING.get(name, ())
+
+
 def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
                    nodes: Any = ()) -> list[tuple[str, list[str], str | None]]:
     """(operator, output tensor names, case node) per TOSA operator, in graph order.
@@ -489,10 +500,10 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
     for (name, inputs, outputs, _, _), node in zip(graph, traced):
         if node is None:
             node = next((produced_by[i] for i in inputs if i in produced_by), None)
-            replaced = _TABLE_CONSTANT.match(inputs[-1]) if name == "TABLE" and inputs else None
+            replaced = _replaced_ops(name, inputs)
             if replaced:
                 src = node
-                readers = [n.id for n in nodes if n.op == replaced.group(1) and n.id not in owning
+                readers = [n.id for n in nodes if n.op in replaced and n.id not in owning
                            and (src in n.inputs if src else any(i not in owning for i in n.inputs))]
                 if readers:  # one: the node it replaced; several: cannot tell which
                     node = readers[0] if len(readers) == 1 else None
