@@ -41,7 +41,12 @@ def test_generated_ethos_u_cases_carry_valid_options_and_tosa_cases_none():
     for c in with_options:
         Case.from_json(c.to_json()).validate()  # round-trips and validates against vela's domain
         assert c.options["accelerator"].startswith(c.target.rsplit("-", 1)[0])
-    assert not any(generate(3, i, "tosa-int").options for i in range(20))
+    # A TOSA INT case carries no Ethos-U option; a pass-pipeline option only for an op it holds
+    # (softmax's decomposition, for a softmax or log_softmax).
+    for c in (generate(3, i, "tosa-int") for i in range(40)):
+        assert not set(c.options) & set(target_options.ETHOS_U_KEYS)
+        ops = {n.op for n in c.nodes}
+        assert all(ops & target_options.PIPELINE_OPS[k] for k in c.options if k in target_options.PIPELINE_OPS)
 
 
 def test_a_case_without_options_keeps_its_id():
