@@ -142,3 +142,37 @@ def test_old_release_workers_report_their_domains_and_outlive_a_case_drawn_for_a
 
     assert pipeline_options(local_domains()), "no case drew a pipeline option on this release: the check below proves nothing"
     assert pipeline_options(domains) == []
+
+
+def test_a_message_respelled_by_a_later_release_is_still_the_bug():
+    """1.4.1's RewriteConvPass stopped prefixing its own name; a conv1d -> relu -> cat crashed
+    1.1.0 to 1.4.1 the same way, and bisection called 1.4.1 fixed on the changed string."""
+    from fuzz.replay.matrix import Bisection, same_bug
+
+    old = "tosa-int-fp/lower/ValueError@RewriteConvPass: RewriteConvPass: No output quantization parameter found in node <node>"
+    new = "tosa-int-fp/lower/ValueError@RewriteConvPass: No output quantization parameter found in node <node>"
+    assert same_bug(new, old) and same_bug(old, old)
+    assert not same_bug("pass", old)
+    assert not same_bug(new.replace("tosa-int-fp", "vgf-int-fp", 1), old)  # another target
+    assert not same_bug("tosa-int-fp/lower/KeyError@RewriteConvPass: <n>", old)  # another crash of the pass
+    # Two spellings of one in-place family are two findings, not one bug to bisect.
+    assert not same_bug("tosa-int/lower/spelling-not-delegated@elu(elu_)", "tosa-int/lower/spelling-not-delegated@clamp(clamp_)")
+    b = Bisection(old, [("1.3.1", old), ("1.4.1", new), ("1.5.1", "pass")], "1.3.1", "1.5.1")
+    assert b.affected() == ["1.3.1", "1.4.1"]
+    assert "| 1.4.1 |" in b.markdown() and b.markdown().count("**affected**") == 2
+
+
+def test_bisection_finds_the_fix_past_a_respelled_message(monkeypatch):
+    """The rows bisect() reads (what each release's run gave; no worker here: the release runs
+    are what test_bisect_finds_the_seed_bug_on_the_old_release_and_fixed_on_ours covers)."""
+    from types import SimpleNamespace
+
+    import fuzz.replay.matrix as matrix
+
+    old = "tosa-int-fp/lower/ValueError@RewriteConvPass: RewriteConvPass: No output quantization parameter found in node <node>"
+    by_release = {"1.2.0": old, "1.3.1": old, "1.4.1": old.replace("RewriteConvPass: RewriteConvPass:", "RewriteConvPass:"), "1.5.1": None}
+    monkeypatch.setattr(matrix, "run_on_release", lambda cases, release, timeout=300.0: [
+        SimpleNamespace(status="crash" if by_release[release] else "pass", signature=by_release[release] or "")])
+    b = matrix.bisect(None, list(by_release), old)
+    assert (b.first_bad, b.first_fixed) == ("1.2.0", "1.5.1")
+    assert b.affected() == ["1.2.0", "1.3.1", "1.4.1"]

@@ -13,6 +13,7 @@ from fuzz.execution.pool import ReleasePool
 from fuzz.generate.case import Case
 from fuzz.judge.outcome import Outcome
 from fuzz.replay.corpus import observed
+from fuzz.triage.bugs import bug_key, bug_variant
 
 
 def run_on_release(cases: list[Case], release: str, workers: int = 1, timeout: float = 300.0) -> list[Outcome]:
@@ -30,16 +31,29 @@ class Bisection:
     first_fixed: str | None
 
     def affected(self) -> list[str]:
-        return [r for r, o in self.rows if o == self.signature]
+        return [r for r, o in self.rows if same_bug(o, self.signature)]
 
     def markdown(self) -> str:
         lines = ["| executorch | outcome | this bug |", "|---|---|---|"]
         for release, obs in self.rows:
-            mark = "**affected**" if obs == self.signature else ("fixed" if self.first_fixed and _newer(release, self.first_fixed) else "-")
+            mark = "**affected**" if same_bug(obs, self.signature) else ("fixed" if self.first_fixed and _newer(release, self.first_fixed) else "-")
             lines.append(f"| {release} | `{obs}` | {mark} |")
         lines.append("")
         lines.append(f"First bad release: {self.first_bad or 'none of those run'}; first fixed release: {self.first_fixed or 'not fixed in any release run'}.")
         return "\n".join(lines) + "\n"
+
+
+def same_bug(obs: str, signature: str) -> bool:
+    """Whether a release's outcome is the bug: the same signature, or on the same target the
+    same bug key and variant (fuzz.triage.bugs). A message can change its spelling between
+    releases: 1.4.1's RewriteConvPass stopped prefixing its own name, and bisection called
+    1.4.1 fixed for a conv1d -> relu -> cat that still crashed there the same way."""
+    if obs == signature:
+        return True
+    if "pass" in (obs, signature) or obs.split("/", 1)[0] != signature.split("/", 1)[0]:
+        return False
+    key = bug_key(signature)
+    return key is not None and key == bug_key(obs) and bug_variant(obs) == bug_variant(signature)
 
 
 def _newer(a: str, b: str) -> bool:
@@ -62,13 +76,13 @@ def bisect(case: Case, releases: list[str], signature: str | None = None, timeou
             on_release(release, o)
     if signature is None:
         signature = next((obs for _, obs in rows if obs != "pass"), "pass")
-    first_bad = next((r for r, obs in rows if obs == signature), None)
+    first_bad = next((r for r, obs in rows if same_bug(obs, signature)), None)
     first_fixed = None
     if first_bad is not None:
         seen_bad = False
         for r, obs in rows:
-            seen_bad |= obs == signature
-            if seen_bad and obs != signature:
+            seen_bad |= same_bug(obs, signature)
+            if seen_bad and not same_bug(obs, signature):
                 first_fixed = r
                 break
     return Bisection(signature, rows, first_bad, first_fixed)
