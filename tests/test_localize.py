@@ -522,3 +522,24 @@ def test_the_knots_of_a_code_are_the_table_entries_on_either_side():
     assert localize._Knot(False).codes(codes).tolist() == [128, -256, 32640]
     assert localize._Knot(True).codes(codes).tolist() == [256, -128, 32768]
     assert localize._Knot(True).dequantize(codes, 0.5, 0).tolist() == [128.0, -64.0, 16384.0]
+
+
+#: conv -> relu6 (zp off qmin: a cat shares its domain) -> cat, and a sin reading the relu6
+#: (the acceptance campaign's ethos-u55-128 bucket 492a655604de, filed as
+#: max-error@relu6(nonfuseable,after-conv2d), 148 LSB, while the sin output was exact)
+RELU6_SIN_CASE = DATA / "conv-relu6-sin-cat.case.json"
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_table_reading_a_dropped_activation_is_not_that_activations_value():
+    """1.5.1 drops the non-fuseable relu6 (no operator of its own), so the sin's TABLE reads
+    the conv's tensor. Inherited from the conv, the TABLE's sine codes were taken as the
+    relu6's value. The TABLE is the sin's now, and the relu6 shows what it is: codes under its
+    zero-point, the one activation-floor bug."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(RELU6_SIN_CASE), "tosa-int")
+    assert o.signature == "tosa-int/compare/numerics-activation-floor@relu6(nonfuseable,after-conv2d)"
+    rows = {r["node"]: r for r in o.localization["table"]}
+    assert rows["sin_4"]["local_max"] <= 1  # the sin is right on what it was given

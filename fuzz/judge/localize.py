@@ -130,7 +130,10 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
     operator of its own, that reads the node its input came from (or, for an input from
     outside this graph, a tensor no operator here made); to none if several do (its value is
     then unmatched: :func:`unmatched_producers`). A TABLE inside a decomposition (layer_norm's
-    rsqrt) names no case op and still inherits.
+    rsqrt) names no case op and still inherits. A node with no operator of its own is read
+    through its producer: in a conv -> relu6 -> sin (U55, 1.5.1) the non-fuseable relu6 left no
+    operator, its sin's TABLE reads the conv's tensor, and taken for the conv's (so the relu6's)
+    last value, the sin's codes made the relu6 148 LSB "wrong" where its consumer sin was exact.
     """
     graph = read_graph(tosa_bytes)[0]
     traced = []
@@ -149,6 +152,17 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
         if node is not None:
             for i in inputs:
                 traced_readers.setdefault(i, set()).add(node)
+    by_id = {n.id: n for n in nodes}
+
+    def carried_by(name: str) -> str:
+        # A node with no operator of its own (a relu6 dropped into its conv's RESCALE) is
+        # read from its producer's tensors: a TABLE reading them reads that node.
+        seen = set()
+        while name in by_id and name not in owning and len(by_id[name].inputs) == 1 and name not in seen:
+            seen.add(name)
+            name = by_id[name].inputs[0]
+        return name
+
     out = []
     produced_by: dict[str, str] = {}
     for (name, inputs, outputs, _, _), node in zip(graph, traced):
@@ -158,7 +172,7 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
             if replaced:
                 src = node
                 readers = [n.id for n in nodes if n.op in replaced and n.id not in owning
-                           and (src in n.inputs if src else any(i not in owning for i in n.inputs))]
+                           and (src in {carried_by(i) for i in n.inputs} if src else any(i not in owning for i in n.inputs))]
                 if readers:  # one: the node it replaced; several: cannot tell which
                     node = readers[0] if len(readers) == 1 else None
             else:
