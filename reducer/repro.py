@@ -215,7 +215,7 @@ def _localize_source() -> str:
                        localize.Localization, localize._replaced_ops, localize.tosa_operators, localize.first_misshapen, localize.table_op_names, localize.dump_codes, localize._parse_dump,
                        localize._as_reference_layout, localize.lowered_values, localize.quantize_keys, localize._Jitter, localize._Knot,
                        localize._Forced, localize.fusion_groups, localize.noise_floors, localize.beyond_noise,
-                       localize.unmatched_producers, localize.floors_at_zero, localize.floor_not_applied,
+                       localize.unmatched_producers, localize.twin_in_other_domain, localize.read_in_twins_domain, localize.floors_at_zero, localize.floor_not_applied,
                        localize.localize, localize.program_outputs, localize.node_qparams_by_key))
 
 

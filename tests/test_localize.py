@@ -543,3 +543,42 @@ def test_a_table_reading_a_dropped_activation_is_not_that_activations_value():
     assert o.signature == "tosa-int/compare/numerics-activation-floor@relu6(nonfuseable,after-conv2d)"
     rows = {r["node"]: r for r in o.localization["table"]}
     assert rows["sin_4"]["local_max"] <= 1  # the sin is right on what it was given
+
+
+#: sigmoid(in0) twice, the first requantized for a cat with a [0, 64] sibling (acceptance bucket
+#: 9aef2fe7f572, ethos-u55-128, filed as max-error@sigmoid(alone), 3581 LSB)
+TWIN_SIGMOIDS_CASE = DATA / "twin-sigmoids-cat.case.json"
+
+
+def test_a_node_returning_its_twins_codes_is_told_from_one_merely_wrong():
+    from types import SimpleNamespace as N
+
+    from fuzz.judge.localize import read_in_twins_domain, twin_in_other_domain
+
+    own = {"scale": 1 / 4096, "zp": 0, "qmin": -32767, "qmax": 32767}
+    twin = {"scale": 64 / 32767, "zp": 0, "qmin": -32767, "qmax": 32767}
+    local = torch.tensor([2048.0, 3000.0, 4000.0])  # sigmoid 0.5 .. 0.98 in the node's own codes
+    as_twin = torch.round(local * own["scale"] / twin["scale"])
+    assert read_in_twins_domain(local, as_twin, own, twin)
+    assert not read_in_twins_domain(local, as_twin + 3, own, twin)
+    assert not read_in_twins_domain(local, local - 40, own, twin)  # wrong, but not the twin's codes
+
+    a, b = N(id="s0", op="sigmoid", inputs=["in0"], params={}), N(id="s3", op="sigmoid", inputs=["in0"], params={})
+    case = N(nodes=[a, N(id="c1", op="clamp", inputs=["s0"], params={}), b])
+    assert twin_in_other_domain(case, b, {"s0": twin, "s3": own}) == "s0"
+    assert twin_in_other_domain(case, a, {"s0": twin, "s3": own}) is None  # the first one is kept
+    assert twin_in_other_domain(case, b, {"s0": own, "s3": own}) is None  # one domain: merging is harmless
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_two_equal_users_of_one_input_in_two_domains_are_the_duplicate_users_bug():
+    """FuseDuplicateUsersPass merges the two sigmoids; the second returns the first's codes,
+    read in its own domain: 3581 LSB. One rule whatever the op: one bug."""
+    from fuzz.judge.pipeline import run_case
+    from fuzz.triage.bugs import bug_key
+
+    o = run_case(Case.load(TWIN_SIGMOIDS_CASE), "tosa-int16")
+    assert o.signature == "tosa-int16/compare/numerics-duplicate-users-fused@sigmoid(alone)"
+    assert o.localization["culprit"] == "sigmoid_3"
+    assert bug_key(o.signature) == "compare/numerics-duplicate-users-fused"

@@ -33,6 +33,7 @@ refinements keep that honest:
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -674,6 +675,9 @@ def localize(
         row.symptom = judge(rep)
         if row.symptom and floors_at_zero(n) and floor_not_applied(local, got, q, row.elements):
             row.symptom = "activation-floor"
+        twin = twin_in_other_domain(case, n, qparams_by_node)
+        if row.symptom and twin and read_in_twins_domain(local, got, q, qparams_by_node[twin]):
+            row.symptom = "duplicate-users-fused"
         if row.symptom and len(acc[n.id]["tabled"]) == len(acc[n.id]["got"]):
             # Right as its int16 TABLEs compute, wrong only against the op they stand for.
             as_tabled = torch.cat(acc[n.id]["tabled"])
@@ -692,6 +696,35 @@ def localize(
     checked = sum(r.checked for r in table)
     note = "" if checked else "no lowered tensor could be matched to a case node"
     return Localization(table, culprit, note)
+
+
+def twin_in_other_domain(case: Any, node: Any, qparams_by_node: dict[str, dict[str, Any]]) -> str | None:
+    """An earlier case node with the node's op, inputs and params but other output qparams.
+
+    FuseDuplicateUsersPass (executorch ``backends/transforms/fuse_duplicate_users_pass.py``,
+    run by the Arm pass manager after FoldAndAnnotateQParamsPass) merges the users of one
+    producer whose args are equal. After the fold, a node's output qparams live in its meta,
+    not its args, so two sigmoids of one input, one requantized for a cat, become one, and the
+    second returns the first's codes in the first's domain (seed 202 acceptance bucket
+    9aef2fe7f572: 3581 int16 LSB on all seven targets, 1.2.0-1.5.1)."""
+    mine = qparams_by_node.get(node.id)
+    for other in case.nodes:
+        if other.id == node.id:
+            return None
+        theirs = qparams_by_node.get(other.id)
+        if (other.op, other.inputs, other.params) == (node.op, node.inputs, node.params) and mine and theirs \
+                and (theirs["scale"], theirs["zp"]) != (mine["scale"], mine["zp"]):
+            return other.id
+    return None
+
+
+def read_in_twins_domain(local: torch.Tensor, got: torch.Tensor, q: dict[str, Any], twin: dict[str, Any]) -> bool:
+    """Whether the node's codes are its own value in its twin's domain: the right value
+    (``local``, in the node's codes) requantized to the twin's qparams is what came back.
+    Tolerance: the oracle's 1 LSB, plus the node's own rounding seen in the twin's LSBs."""
+    value = (local - q["zp"]) * q["scale"]
+    want = torch.clamp(torch.round(value / twin["scale"]) + twin["zp"], twin["qmin"], twin["qmax"])
+    return bool((got - want).abs().max() <= 1 + math.ceil(q["scale"] / twin["scale"]))
 
 
 def floors_at_zero(node: Any) -> bool:

@@ -72,10 +72,10 @@ def numerics_signature(target: str, symptom: str, output_op: str) -> str:
 #: cause whatever the op, so one bug (fuzz.triage.bugs). ``narrow-range`` is the oracle's and
 #: judges any value, a span's included (fuzz.judge.oracle.judge); the others are named by the
 #: localisation for a node judged on its own (fuzz.judge.localize: ``floor_not_applied``,
-#: ``_Forced._interpolated``), so a span's node, once alone, may turn out to be one
+#: ``_Forced._interpolated``, ``read_in_twins_domain``), so a span's node, once alone, may turn out to be one
 #: (reducer.shrink.narrows).
 ORACLE_RULES = ("narrow-range",)
-NODE_RULES = ("activation-floor", "table-interpolation")
+NODE_RULES = ("activation-floor", "table-interpolation", "duplicate-users-fused")
 
 
 def wrong_shape_signature(target: str, op: str | None, changed_by: str | None = None) -> str:

@@ -77,7 +77,8 @@ _UNKNOWN_OPERATOR = re.compile(r"(Unknown operator) <EdgeOpOverload: aten\.(?P<o
 #: activation-floor (a relu or relu6 folded into its producer leaves codes below its
 #: zero-point, fuzz.judge.localize.floor_not_applied) and table-interpolation (an int16 TABLE op
 #: wrong only by the interpolation between its knots, alone or inside a decomposition,
-#: fuzz.judge.localize._Forced._interpolated).
+#: fuzz.judge.localize._Forced._interpolated) and duplicate-users-fused (a node returning its
+#: twin's codes: fuzz.judge.localize.twin_in_other_domain).
 #: The op and context are the variant.
 _RULE = re.compile(r"^(?P<key>compare/numerics-(?:" + "|".join(ORACLE_RULES + NODE_RULES) + r"))@(?P<variant>.*)$")
 _RULE_TITLES = {
@@ -87,6 +88,9 @@ _RULE_TITLES = {
     "compare/numerics-table-interpolation": ("wrong numerics (table-interpolation): an op lowered to int16 TABLEs (alone or "
                                              "inside a decomposition: layer_norm's rsqrt) is off only by the linear "
                                              "interpolation between the 513 knots, 128 input codes apart"),
+    "compare/numerics-duplicate-users-fused": ("wrong numerics (duplicate-users-fused): FuseDuplicateUsersPass merges two users "
+                                              "of one input with equal args but other output qparams, and one returns the "
+                                              "other's codes in the other's domain"),
 }
 #: A wrong output shape named by the pass that changed the output's size (fuzz.judge.pass_shapes):
 #: ``compare/numerics-shape@amin(ConvertMinMaxPass)``; ``(delegate-output)`` names none.
