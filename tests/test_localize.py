@@ -562,6 +562,8 @@ def test_a_node_returning_its_twins_codes_is_told_from_one_merely_wrong():
     assert read_in_twins_domain(local, as_twin, own, twin)
     assert not read_in_twins_domain(local, as_twin + 3, own, twin)
     assert not read_in_twins_domain(local, local - 40, own, twin)  # wrong, but not the twin's codes
+    near = {**own, "scale": own["scale"] * 1.0005}  # a twin domain this close explains nothing
+    assert not read_in_twins_domain(local, local - 1, own, near)
 
     a, b = N(id="s0", op="sigmoid", inputs=["in0"], params={}), N(id="s3", op="sigmoid", inputs=["in0"], params={})
     case = N(nodes=[a, N(id="c1", op="clamp", inputs=["s0"], params={}), b])

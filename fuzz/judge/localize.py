@@ -721,10 +721,13 @@ def twin_in_other_domain(case: Any, node: Any, qparams_by_node: dict[str, dict[s
 def read_in_twins_domain(local: torch.Tensor, got: torch.Tensor, q: dict[str, Any], twin: dict[str, Any]) -> bool:
     """Whether the node's codes are its own value in its twin's domain: the right value
     (``local``, in the node's codes) requantized to the twin's qparams is what came back.
-    Tolerance: the oracle's 1 LSB, plus the node's own rounding seen in the twin's LSBs."""
+    Tolerance: the oracle's 1 LSB, plus the node's own rounding seen in the twin's LSBs; and
+    closer to that than to its own right codes, so twins in near-equal domains never explain
+    an error of some other cause."""
     value = (local - q["zp"]) * q["scale"]
     want = torch.clamp(torch.round(value / twin["scale"]) + twin["zp"], twin["qmin"], twin["qmax"])
-    return bool((got - want).abs().max() <= 1 + math.ceil(q["scale"] / twin["scale"]))
+    off = (got - want).abs().max()
+    return bool(off <= 1 + math.ceil(q["scale"] / twin["scale"]) and off < (got - local).abs().max())
 
 
 def floors_at_zero(node: Any) -> bool:
