@@ -584,3 +584,25 @@ def test_two_equal_users_of_one_input_in_two_domains_are_the_duplicate_users_bug
     assert o.signature == "tosa-int16/compare/numerics-duplicate-users-fused@sigmoid(alone)"
     assert o.localization["culprit"] == "sigmoid_3"
     assert bug_key(o.signature) == "compare/numerics-duplicate-users-fused"
+
+
+#: conv -> relu (fused, act_qmin -127) -> {add with in0, leaky_relu in int16}; a log_softmax
+#: beside them (acceptance bucket 35c380599300, ethos-u85-256, filed as
+#: table-interpolation@relu(fuseable, after-conv2d))
+RELU_LEAKY_CASE = DATA / "conv-relu-add-leakyrelu16.case.json"
+
+
+@pytest.mark.pipeline
+@on_1_5_1
+def test_a_value_no_table_computes_is_not_the_table_bug_and_a_table_reaches_its_reader():
+    """Two mistakes in one case. The leaky_relu's TABLE reads an untraced RESCALE of the
+    conv's output that the sibling rule gave to the add (it reads the same tensor), so the
+    TABLE and its RESCALEs became the add's value: 216 LSB "wrong". And the relu's -128
+    codes (the narrow-range bug) were called table-interpolation, because the log_softmax's
+    TABLEs gave the whole graph a tabled reference, equal to the relu's own."""
+    from fuzz.judge.pipeline import run_case
+
+    o = run_case(Case.load(RELU_LEAKY_CASE), "ethos-u85-256")
+    assert o.signature == "ethos-u85-256/compare/numerics-narrow-range@relu(fuseable,after-conv2d)"
+    rows = {r["node"]: r for r in o.localization["table"]}
+    assert rows["add_2"]["local_max"] <= 1 and rows["leaky_relu_5"]["checked"]

@@ -511,21 +511,31 @@ def tosa_operators(tosa_bytes: bytes, line_to_node: dict[int, str],
 
     out = []
     produced_by: dict[str, str] = {}
+    # tensor -> the node whose value it carries, before the sibling rule: an untraced RESCALE
+    # of a conv's output that a traced add beside it also reads goes to the add, yet what it
+    # carries on to a TABLE is still the conv's (its relu's) value
+    carries: dict[str, str] = {}
     for (name, inputs, outputs, _, _), node in zip(graph, traced):
+        inherited = next((carries[i] for i in inputs if i in carries), None)
         if node is None:
             node = next((produced_by[i] for i in inputs if i in produced_by), None)
             replaced = _replaced_ops(name, inputs)
             if replaced:
-                src = node
+                sources = {node, inherited} - {None}
                 readers = [n.id for n in nodes if n.op in replaced and n.id not in owning
-                           and (src in {carried_by(i) for i in n.inputs} if src else any(i not in owning for i in n.inputs))]
+                           and (sources & {carried_by(i) for i in n.inputs} if sources else any(i not in owning for i in n.inputs))]
                 if readers:  # one: the node it replaced; several: cannot tell which
                     node = readers[0] if len(readers) == 1 else None
+                inherited = node
             else:
                 siblings = {r for i in inputs for r in traced_readers.get(i, ())} - {node}
                 node = siblings.pop() if len(siblings) == 1 else node
+        else:
+            inherited = node
         if node is not None:
             produced_by.update((o, node) for o in outputs)
+        if inherited is not None:
+            carries.update((o, inherited) for o in outputs)
         out.append((name, outputs, node))
     return out
 
@@ -1034,9 +1044,13 @@ def localize(
         twin = twin_in_other_domain(case, n, qparams_by_node)
         if row.symptom and twin and read_in_twins_domain(local, got, q, qparams_by_node[twin]):
             row.symptom = "duplicate-users-fused"
-        if row.symptom and len(acc[n.id]["tabled"]) == len(acc[n.id]["got"]):
-            # Right as its int16 TABLEs compute, wrong only against the op they stand for.
-            as_tabled = torch.cat(acc[n.id]["tabled"])
+        as_tabled = torch.cat(acc[n.id]["tabled"]) if len(acc[n.id]["tabled"]) == len(acc[n.id]["got"]) else None
+        if row.symptom and as_tabled is not None and not torch.equal(as_tabled, local):
+            # Right as its int16 TABLEs compute, wrong only against the op they stand for. A
+            # value no TABLE computes is not this rule: a fused relu whose codes sat at -128
+            # under act_qmin -127 (narrow-range) was called table-interpolation because a
+            # TABLE elsewhere in its graph gave it a tabled reference equal to its own (U85,
+            # acceptance bucket 35c380599300).
             tabled_rep = {**code_report(as_tabled, got, q), "elements": row.elements}
             if acc[n.id]["floor"]:
                 tabled_rep = beyond_noise(tabled_rep, got - as_tabled, torch.cat(acc[n.id]["floor"]))
