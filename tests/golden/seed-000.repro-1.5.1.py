@@ -1041,11 +1041,12 @@ def localize(
         row.symptom = judge(rep)
         if row.symptom and floors_at_zero(n) and floor_not_applied(local, got, q, row.elements):
             row.symptom = "activation-floor"
-        twin = twin_in_other_domain(case, n, qparams_by_node)
-        if row.symptom and twin and read_in_twins_domain(local, got, q, qparams_by_node[twin]):
+        twin = twin_in_other_domain(case, n, qparams_by_node) if row.symptom else None
+        if twin and read_in_twins_domain(local, got, q, qparams_by_node[twin]):
             row.symptom = "duplicate-users-fused"
-        as_tabled = torch.cat(acc[n.id]["tabled"]) if len(acc[n.id]["tabled"]) == len(acc[n.id]["got"]) else None
-        if row.symptom and as_tabled is not None and not torch.equal(as_tabled, local):
+        tabled = row.symptom and len(acc[n.id]["tabled"]) == len(acc[n.id]["got"])
+        as_tabled = torch.cat(acc[n.id]["tabled"]) if tabled else None
+        if as_tabled is not None and not torch.equal(as_tabled, local):
             # Right as its int16 TABLEs compute, wrong only against the op they stand for. A
             # value no TABLE computes is not this rule: a fused relu whose codes sat at -128
             # under act_qmin -127 (narrow-range) was called table-interpolation because a
