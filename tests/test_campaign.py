@@ -59,6 +59,10 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path)
     # is start-up): 20 cases x 2 targets is about 40 s of lowering on two workers.
     cmd = [sys.executable, "-m", "fuzz.views.cli", "fuzz", "--seed", "5", "--cases", str(CASES), "--targets", ",".join(TARGETS),
            "--campaign", str(root), "--workers", "2", "--json", "--no-reduce"]
+    # Workers killed mid-case cannot clean up; what they leave must not outlive the campaign.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
     rng = random.Random(1234)
     buckets_seen: set[str] = set()
     logged_before: list[tuple[int, str]] = []
@@ -66,7 +70,7 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path)
     # Three kills at random points: each one lands in another phase (start-up, mid-lowering,
     # between results), and the assertion below needs three; five added a minute to CI.
     while kills < 3:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         time.sleep(rng.uniform(12.0, 24.0))
         if proc.poll() is not None:
             break  # finished before we could kill it: nothing left to interrupt
@@ -82,8 +86,10 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path)
         logged_before = [(e["index"], e["target"]) for e in _events(root)]
         buckets_seen |= {p.name for p in (root / "buckets").glob("*")}
     assert kills >= 3, "the campaign finished too fast to be interrupted"
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode in (0, 3), done.stderr[-2000:]
+    # The resumed run's workers swept the killed workers' scratch roots and removed their own.
+    assert sorted(p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_")) == []
     events = _events(root)
     keys = [(e["index"], e["target"]) for e in events]
     counts = Counter(keys)

@@ -60,3 +60,24 @@ def test_a_case_for_another_release_is_a_rejected_configuration_not_a_harness_er
     assert o.status == "rejected-config" and o.stage == "load"
     assert o.signature.startswith("tosa-int/rejected-config: not on this release: ")
     assert not o.failed
+
+
+def test_scratch_roots_of_dead_workers_are_swept_and_live_ones_kept(tmp_path):
+    """A worker SIGKILLed mid-case leaves its scratch root behind; the next worker removes it,
+    never the root of a process that is still alive."""
+    import os
+    import subprocess
+    import sys
+
+    from fuzz.execution.worker import SCRATCH_PREFIX, sweep_orphaned_scratch
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    dead = tmp_path / f"{SCRATCH_PREFIX}{ended.pid}-abc"
+    (dead / "armfuzz-case-x" / "armfuzz-lower-y").mkdir(parents=True)
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    live.mkdir()
+    other = tmp_path / "someone-elses-dir"
+    other.mkdir()
+    assert sweep_orphaned_scratch(str(tmp_path)) == [str(dead)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 
 from fuzz.execution import envs
 from fuzz.execution.envs import worker_env
+from fuzz.execution.worker import remove_scratch_of
 from fuzz.generate.case import Case
 from fuzz.judge.outcome import Outcome
 
@@ -77,6 +78,10 @@ class WorkerPool:
             return base
         return {**(base or os.environ), **self.env}
 
+    def _tmpdir(self) -> str | None:
+        """The temp dir the workers make their scratch roots in (None: the default)."""
+        return (self._environ() or os.environ).get("TMPDIR") or None
+
     def idle(self) -> list[_Worker]:
         return [w for w in self.workers if w.ready and w.job is None]
 
@@ -97,6 +102,7 @@ class WorkerPool:
                 self.sel.unregister(w.proc.stdout)
                 self.workers.remove(w)
                 w.proc.wait()
+                remove_scratch_of(w.proc.pid, self._tmpdir())
                 if not w.ready:
                     self.log.flush()
                     tail = self.log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
@@ -135,6 +141,9 @@ class WorkerPool:
                 w.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 w.proc.kill()
+                w.proc.wait()
+            # A worker killed mid-case could not remove its scratch root (fuzz.execution.worker).
+            remove_scratch_of(w.proc.pid, self._tmpdir())
         self.log.close()
 
 

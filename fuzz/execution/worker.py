@@ -15,6 +15,7 @@ process to its parent: when the campaign dies, its workers and their children di
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import json
@@ -47,6 +48,13 @@ DEFAULT_TIMEOUT = 300.0
 #: Child peak RSS: 376 vs 373 MB.
 CHILD_GC_THRESHOLD = 20000
 _PR_SET_PDEATHSIG = 1
+#: Every case's scratch directory lives under one root per worker process, named with its
+#: pid, so a worker that dies without cleaning up (SIGKILLed by the pool's close, or by
+#: PR_SET_PDEATHSIG when the campaign is killed) leaves a root the next worker can prove is
+#: an orphan. Before, per-case directories went straight into /tmp: 224 ``armfuzz-case-*``
+#: directories had piled up here after two days of tests, campaigns and benchmarks.
+SCRATCH_PREFIX = "armfuzz-worker-"
+_scratch_root: str | None = None
 
 
 def die_with_parent() -> None:
@@ -114,10 +122,13 @@ def main() -> None:
 
     proto.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.executable, "versions": compat.versions(),
                             "edges": layout, "domains": local_domains().to_dict()}) + "\n")
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        proto.write(json.dumps(answer(json.loads(line))) + "\n")
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            proto.write(json.dumps(answer(json.loads(line))) + "\n")
+    finally:
+        remove_scratch_root()
 
 
 def answer(job: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +183,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     case = Case.from_dict(job["case"])
     case = case.with_target(job["target"]) if job.get("target") else case
     t0 = time.monotonic()
-    scratch = tempfile.mkdtemp(prefix="armfuzz-case-")
+    scratch = tempfile.mkdtemp(prefix="armfuzz-case-", dir=scratch_root())
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
@@ -184,6 +195,60 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return _await_child(pid, r, case, job, timeout, t0)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def scratch_root() -> str:
+    """This process's scratch root, made on first use; orphaned roots are swept first."""
+    global _scratch_root
+    if _scratch_root is None or not os.path.isdir(_scratch_root):
+        sweep_orphaned_scratch()
+        _scratch_root = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        atexit.register(remove_scratch_root)  # a process that runs jobs without main()'s loop
+    return _scratch_root
+
+
+def remove_scratch_root() -> None:
+    """Remove this process's scratch root (a worker's normal end)."""
+    global _scratch_root
+    if _scratch_root is not None:
+        shutil.rmtree(_scratch_root, ignore_errors=True)
+        _scratch_root = None
+
+
+def remove_scratch_of(pid: int, tmp: str | None = None) -> None:
+    """Remove the scratch root of worker ``pid``, which has ended (its pool knows it has)."""
+    tmp = tmp or tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        if name.startswith(f"{SCRATCH_PREFIX}{pid}-"):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+
+
+def sweep_orphaned_scratch(tmp: str | None = None) -> list[str]:
+    """Remove the scratch roots of worker processes that no longer exist; the removed paths.
+
+    A root whose pid is alive is kept, even when the pid was reused by another process: the
+    cost of that is one directory left until a later sweep, never a live worker's files lost.
+    """
+    tmp = tmp or tempfile.gettempdir()
+    removed = []
+    for name in os.listdir(tmp):
+        if not name.startswith(SCRATCH_PREFIX):
+            continue
+        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+            removed.append(os.path.join(tmp, name))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def use_scratch(scratch: str) -> None:
