@@ -40,7 +40,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ["tosa-int", "tosa-int-fp", "tosa-int16", "ethos-u55-128", "ethos-u85-256", "vgf-int", "vgf-int-fp"]
+sys.path.insert(0, str(ROOT))
+from fuzz.core.targets import TARGETS  # noqa: E402  (the registry ``--targets all`` runs)
 FAULTS = ("segfault", "hang", "oom")
 
 
@@ -114,34 +115,33 @@ def run(args: argparse.Namespace) -> None:
     env = {**os.environ, "TMPDIR": str(soak / "tmp"), "PYTHONPATH": str(ROOT)}
     rng = random.Random(time.time_ns())
     end = time.time() + args.minutes * 60
-    log = open(soak / "runs.jsonl", "a")
-    while time.time() < end:
-        if complete(soak, args):
-            break
-        kill_at = time.time() + rng.uniform(*args.kill_every) * 60
-        cmd = command(args)
-        if kill_at >= end:  # the invocation's last run ends on its budget, normally: nothing in flight
-            cmd += ["--budget", f"{max(1, int(end - time.time()))}s"]
-            kill_at = float("inf")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=open(soak / "controller.log", "a"))
-        stop = threading.Event()
-        sampler = threading.Thread(target=sample, args=(soak, proc, _runs(soak), stop), daemon=True)
-        sampler.start()
-        t0 = time.time()
-        before = len(events(soak))
-        while proc.poll() is None and time.time() < kill_at:
-            time.sleep(1.0)
-        killed = proc.poll() is None
-        if killed:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        stop.set()
-        sampler.join()
-        time.sleep(2.0)  # PR_SET_PDEATHSIG: the workers die with the controller
-        log.write(json.dumps({"start": t0, "end": time.time(), "killed": killed, "rc": proc.returncode,
-                              "results_before": before, "results_after": len(events(soak))}) + "\n")
-        log.flush()
+    with open(soak / "runs.jsonl", "a") as log, open(soak / "controller.log", "a") as controller_log:
+        while time.time() < end:
+            if complete(soak, args):
+                break
+            kill_at = time.time() + rng.uniform(*args.kill_every) * 60
+            cmd = command(args)
+            if kill_at >= end:  # the invocation's last run ends on its budget, normally: nothing in flight
+                cmd += ["--budget", f"{max(1, int(end - time.time()))}s"]
+                kill_at = float("inf")
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=controller_log)
+            stop = threading.Event()
+            sampler = threading.Thread(target=sample, args=(soak, proc, _runs(soak), stop), daemon=True)
+            sampler.start()
+            t0 = time.time()
+            before = len(events(soak))
+            while proc.poll() is None and time.time() < kill_at:
+                time.sleep(1.0)
+            killed = proc.poll() is None
+            if killed:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            stop.set()
+            sampler.join()
+            time.sleep(2.0)  # PR_SET_PDEATHSIG: the workers die with the controller
+            log.write(json.dumps({"start": t0, "end": time.time(), "killed": killed, "rc": proc.returncode,
+                                  "results_before": before, "results_after": len(events(soak))}) + "\n")
+            log.flush()
     report(args)
 
 

@@ -217,10 +217,9 @@ def remove_scratch_root() -> None:
 
 def remove_scratch_of(pid: int, tmp: str | None = None) -> None:
     """Remove the scratch root of worker ``pid``, which has ended (its pool knows it has)."""
-    tmp = tmp or tempfile.gettempdir()
-    for name in os.listdir(tmp):
-        if name.startswith(f"{SCRATCH_PREFIX}{pid}-"):
-            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+    for owner, path in _scratch_roots(tmp):
+        if owner == pid:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def sweep_orphaned_scratch(tmp: str | None = None) -> list[str]:
@@ -229,16 +228,23 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> list[str]:
     A root whose pid is alive is kept, even when the pid was reused by another process: the
     cost of that is one directory left until a later sweep, never a live worker's files lost.
     """
-    tmp = tmp or tempfile.gettempdir()
     removed = []
-    for name in os.listdir(tmp):
-        if not name.startswith(SCRATCH_PREFIX):
-            continue
-        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
-            removed.append(os.path.join(tmp, name))
+    for owner, path in _scratch_roots(tmp):
+        if not _alive(owner):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
     return removed
+
+
+def _scratch_roots(tmp: str | None) -> list[tuple[int, str]]:
+    """(owning pid, path) of every worker scratch root in ``tmp`` (default: the temp dir)."""
+    tmp = tmp or tempfile.gettempdir()
+    roots = []
+    for name in os.listdir(tmp):
+        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0] if name.startswith(SCRATCH_PREFIX) else ""
+        if pid.isdigit():
+            roots.append((int(pid), os.path.join(tmp, name)))
+    return roots
 
 
 def _alive(pid: int) -> bool:
