@@ -81,3 +81,30 @@ def test_scratch_roots_of_dead_workers_are_swept_and_live_ones_kept(tmp_path):
     other.mkdir()
     assert sweep_orphaned_scratch(str(tmp_path)) == [str(dead)]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+
+
+def test_a_worker_killed_during_its_warm_up_leaves_nothing_outside_its_scratch_root(tmp_path):
+    """The warm-up lowers in the worker itself, before any fork; a campaign SIGKILLed during
+    start-up used to leave that lowering's ``armfuzz-lower-*`` directory in the temp dir."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from fuzz.execution.worker import SCRATCH_PREFIX, sweep_orphaned_scratch
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    worker = subprocess.Popen([sys.executable, "-m", "fuzz.execution.worker", "tosa-int"], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    lowering = []
+    while not lowering and worker.poll() is None and time.monotonic() < deadline:
+        lowering = list(tmp_path.rglob("armfuzz-lower-*"))
+        time.sleep(0.02)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    assert lowering, "the worker's warm-up never lowered anything"
+    escaped = [p.name for p in tmp_path.iterdir() if not p.name.startswith((SCRATCH_PREFIX, "torchinductor_"))]
+    assert escaped == []
+    sweep_orphaned_scratch(str(tmp_path))
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("torchinductor_")] == []

@@ -16,6 +16,7 @@ process to its parent: when the campaign dies, its workers and their children di
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import gc
 import json
@@ -27,6 +28,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fuzz.core.quiet import quiet_backend
@@ -86,11 +88,14 @@ def warm_up(targets: list[str]) -> None:
     families: dict[str, str] = {}
     for t in targets:
         families.setdefault(TARGETS[t].family, t)
-    for t in families.values():
-        try:
-            run_case(case, t)
-        except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
-            pass
+    # In the scratch root, like every case: a worker SIGKILLed mid-warm-up (its campaign was
+    # killed during start-up) leaves its lowering's artifacts where the next sweep finds them.
+    with scratch_tempdir(scratch_root()):
+        for t in families.values():
+            try:
+                run_case(case, t)
+            except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
+                pass
 
 
 def main() -> None:
@@ -265,6 +270,21 @@ def use_scratch(scratch: str) -> None:
     in /tmp."""
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
+
+
+@contextlib.contextmanager
+def scratch_tempdir(scratch: str) -> Iterator[None]:
+    """Temporary files of this process go to ``scratch`` for the block, as in :func:`use_scratch`."""
+    before_env, before = os.environ.get("TMPDIR"), tempfile.tempdir
+    use_scratch(scratch)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = before
+        if before_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before_env
 
 
 def _await_child(pid: int, r: int, case: Any, job: dict[str, Any], timeout: float, t0: float) -> dict[str, Any]:
