@@ -30,7 +30,10 @@ from fuzz.generate.patterns import MOTIFS, SEED_ACTIVATIONS, GraphBuilder, biase
 #: 4: the int16-int48-bias@conv cell is a conv with bias fed by an op of any family.
 #: 5: a clamp-inside-range case cats its activation (half the time floored at 0) with a
 #: sibling calibrated on [0, 8..64].
-GENERATOR_VERSION = 6
+#: 6: the layout_round_trip motif, rank-5 reshapes, dilated max_pool2d one in two, max_pool2d weight 2.
+#: 7: conv_transpose2d weight 2, dilated one in five: measured and reverted (README, "version 7").
+#: 8: one dilated conv_transpose2d in three; no weight changes, so only cases that try one change.
+GENERATOR_VERSION = 8
 
 #: Ops drawn more often than the rest: the conv/activation/cat neighbourhood is where the
 #: quantization regimes (non-fuseable activations, shared cat domains, int48 bias) are made.

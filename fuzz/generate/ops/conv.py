@@ -253,7 +253,13 @@ class ConvTranspose2d(OpSpec):
             groups, cout = drawn
             k = rng.choice([1, 2, 2, 3, 3, 3, 4, 4, 5, [1, 3], [3, 1], [2, 3], [4, 2]])
             s = rng.choice([1, 1, 2, 2, 2, 2, 3, 4, [1, 2], [2, 1], [2, 3]])
-            d = rng.choice([2, [1, 2]]) if rng.random() < 0.04 else 1  # dilation: CPU only
+            # Dilation: CPU only since 1.4.1, but 1.3.1's partitioner took it with groups 1
+            # (transpose-conv-dilation). At one in 25, 0.1% of a tosa-int campaign's cases held a
+            # dilated one with groups 1 (19,000 cases, every cell; the seed-0 recall campaign
+            # missed the bug); one in three makes it 1.0%. Only this threshold moved, so only a
+            # case that tries a transposed conv can change: 305 of 27,500 (tosa-int, tosa-int16,
+            # U85; plain and every cell).
+            d = rng.choice([2, [1, 2]]) if rng.random() < 1 / 3 else 1
             ks, ss, ds = (v if isinstance(v, list) else [v, v] for v in (k, s, d))
             use_op = rng.random() < 0.35
             (ph, oph), (pw, opw) = (dim_pad(ks[i], ss[i], ds[i], use_op) for i in range(2))
